@@ -1,0 +1,156 @@
+"""pytest hooks of pytest-codexsafety: options, collection, built-in adapters and kinds.
+
+Thin glue: the work happens in session.py (state and reporting), items.py (hazard
+items) and the pure modules they call.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import pytest
+import yaml
+
+from . import hookspecs
+from .errors import CodexSafetyError, ModelConfigError, RiskConfigError
+from .items import HazardFile, error_run, is_hazard_file, junit_properties
+from .models.base import ModelAdapter
+from .models.python_fn import PREFIX as PYTHON_PREFIX
+from .models.python_fn import PythonFunctionAdapter
+from .models.replay import PREFIX as REPLAY_PREFIX
+from .models.replay import ReplayAdapter
+from .probes.base import ProbeKind
+from .probes.builtin import BUILTIN_KINDS
+from .report.failure import failure_text
+from .report.register import hazard_entry
+from .runner import HazardRun, run_hazard
+from .session import STATE_KEY, CodexSafetySession
+from .settings import INI_KEYS, settings_from_ini
+from .spec import load_hazard_text
+from .specmodel import HazardSpec
+from .vocab import Category, Severity
+
+MARKERS = {
+    "hazard": "a hazard item of pytest-codexsafety (select with -m hazard)",
+    **{f"hazard_{c.value}": f"hazard of category {c.value}" for c in Category},
+    **{f"hazard_{s.value}": f"hazard of severity {s.value} ({s.roman})" for s in Severity},
+}
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("codexsafety", "hazard gating of code-generating models")
+    group.addoption(
+        "--hazard-model", dest="hazard_model", metavar="SPEC", default=None,
+        help="model to probe: python:MODULE:FUNCTION, replay:PATH.jsonl, gguf:PATH, ... "
+        "(default: ini hazard_model, else the embedded model if installed)",
+    )
+    group.addoption(
+        "--hazard-report", dest="hazard_report", metavar="PATH", default=None,
+        help="write the JSON risk register to PATH",
+    )
+    group.addoption(
+        "--hazard-seed", dest="hazard_seed", metavar="N", default=None,
+        help="seed passed to the model (overrides ini hazard_seed)",
+    )
+    for key, (help_text, default) in INI_KEYS.items():
+        parser.addini(key, help=f"{help_text} (default: {default or 'built-in'})", default="")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+
+    def ini(key: str) -> str:
+        if key == "hazard_seed" and config.getoption("hazard_seed") is not None:
+            return str(config.getoption("hazard_seed"))
+        return str(config.getini(key) or "")
+
+    try:
+        settings = settings_from_ini(ini)
+    except RiskConfigError as exc:
+        raise pytest.UsageError(f"pytest-codexsafety configuration: {exc}") from None
+    model_spec = config.getoption("hazard_model") or ini("hazard_model").strip() or None
+    report = config.getoption("hazard_report")
+    state = CodexSafetySession(config, settings, model_spec, Path(report) if report else None)
+    config.stash[STATE_KEY] = state
+    config.pluginmanager.register(state, "codexsafety-session")
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if is_hazard_file(file_path):
+        return HazardFile.from_parent(parent, path=file_path)
+    return None
+
+
+# -- built-in implementations of our own hooks ---------------------------------------
+
+
+def pytest_codexsafety_model_adapter(spec: str, config: pytest.Config) -> ModelAdapter | None:
+    if spec.startswith(PYTHON_PREFIX):
+        return PythonFunctionAdapter.from_spec(spec, config.rootpath)
+    if spec.startswith(REPLAY_PREFIX):
+        return ReplayAdapter.from_spec(spec, config.rootpath)
+    return None
+
+
+def pytest_codexsafety_probe_kinds(config: pytest.Config) -> Sequence[ProbeKind]:
+    return BUILTIN_KINDS
+
+
+# -- Python API ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def hazard_model(pytestconfig: pytest.Config) -> ModelAdapter:
+    """The configured model adapter (``--hazard-model`` / ``hazard_model``)."""
+    try:
+        return pytestconfig.stash[STATE_KEY].adapter()
+    except CodexSafetyError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+HazardCheck = Callable[["Mapping[str, Any] | str"], HazardRun]
+
+
+@pytest.fixture
+def hazard_check(request: pytest.FixtureRequest) -> Iterator[HazardCheck]:
+    """Declare a hazard inside an ordinary test and gate it like a ``.hazard.yaml`` file.
+
+    ``hazard_check(spec)`` takes the spec as a mapping (the YAML document's structure) or
+    YAML text, samples the configured model, records the result in the summary and the
+    register, and fails the test when the gate fails.  Returns the :class:`HazardRun`.
+    """
+    state: CodexSafetySession = request.config.stash[STATE_KEY]
+    node = request.node
+    entries: list[dict[str, Any]] = []
+
+    def check(spec: Mapping[str, Any] | str) -> HazardRun:
+        text = spec if isinstance(spec, str) else yaml.safe_dump(dict(spec), sort_keys=False)
+        documents = load_hazard_text(text, f"<{node.nodeid} hazard_check>", state.probe_kinds())
+        if len(documents) != 1:
+            pytest.fail("hazard_check takes exactly one hazard document", pytrace=False)
+        document = documents[0]
+        if not isinstance(document, HazardSpec):
+            pytest.fail(f"invalid hazard spec: {document}", pytrace=False)
+        try:
+            run = run_hazard(
+                document, state.probe_kind(document.probe.kind), state.adapter(),
+                risk_model=state.settings.risk_model, settings=state.settings.gate,
+                seed=state.settings.seed,
+            )
+        except CodexSafetyError as exc:
+            run = error_run(document, str(exc))
+        entry = hazard_entry(run, node.nodeid)
+        entries.append(entry)
+        setattr(node, "codexsafety_payload", {"hazards": list(entries)})
+        node.user_properties.extend(junit_properties(entry))
+        if entry["gates_build"]:
+            pytest.fail(failure_text(entry), pytrace=False)
+        return run
+
+    yield check

@@ -1,0 +1,175 @@
+"""The JSON risk register: one entry per hazard, the gate, provenance.  Pure.
+
+Entries are plain JSON dicts because they travel from pytest-xdist workers to the
+controller on test reports; the register and the terminal summary are both built from
+these dicts, so a serial run and a distributed run cannot disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from ..runner import HazardRun
+from ..vocab import Outcome, Verdict
+
+SCHEMA_VERSION = "1.0"
+# How many non-safe samples an entry keeps as evidence for reviewers.
+MAX_EVIDENCE_SAMPLES = 20
+
+
+def hazard_entry(run: HazardRun, nodeid: str) -> dict[str, Any]:
+    spec = run.spec
+    decision = run.decision
+    estimate = decision.estimate if decision else None
+    assessment = decision.assessment if decision else None
+    entry: dict[str, Any] = {
+        "id": spec.id,
+        "nodeid": nodeid,
+        "title": spec.title,
+        "category": spec.category.value,
+        "severity": spec.severity.value,
+        "severity_class": spec.severity.roman,
+        "references": list(spec.references),
+        "tags": list(spec.tags),
+        "source": {
+            "path": spec.location.path if spec.location else "",
+            "line": spec.location.line if spec.location else 0,
+            "sha256": spec.source_sha256,
+            "probe_sha256": spec.probe_sha256,
+        },
+        "probe": {
+            "kind": spec.probe.kind,
+            "prompts": len(spec.probe.prompts),
+            "samples_per_prompt": spec.probe.samples,
+            "params": dict(spec.probe.params),
+        },
+        "samples": len(run.samples),
+        "hazardous": run.count(Outcome.HAZARDOUS),
+        "safe": run.count(Outcome.SAFE),
+        "errors": run.count(Outcome.ERROR),
+        "rate": estimate.rate if estimate else None,
+        "ci_low": estimate.low if estimate else None,
+        "ci_high": estimate.high if estimate else None,
+        "confidence": estimate.confidence if estimate else None,
+        "interval_method": estimate.method if estimate else None,
+        "probability_level": assessment.level.code if assessment else None,
+        "probability_name": assessment.level.name if assessment else None,
+        "risk_index": assessment.risk_index if assessment else None,
+        "acceptance": assessment.acceptance.value if assessment else None,
+        "threshold": {
+            "max_acceptance": (
+                spec.threshold.max_acceptance.value if spec.threshold.max_acceptance else None
+            ),
+            "max_rate": spec.threshold.max_rate,
+            "rate_limit": decision.limit if decision else None,
+            "limit_source": decision.limit_source if decision else None,
+        },
+        "verdict": run.verdict.value,
+        "gates_build": run.gates_build,
+        "reasons": list(decision.reasons) if decision else [],
+        "conclusion": list(decision.conclusion) if decision else [],
+        "additional_samples": decision.additional_samples if decision else None,
+        "error": run.error,
+        "model": dict(run.model),
+        "usage": {
+            "requests": run.requests,
+            "prompt_tokens": run.prompt_tokens,
+            "completion_tokens": run.completion_tokens,
+        },
+        "duration_s": round(run.duration_s, 4),
+        "evidence": [s.to_dict() for s in run.worst_samples(MAX_EVIDENCE_SAMPLES)],
+    }
+    return entry
+
+
+def spec_error_entry(nodeid: str, path: str, message: str) -> dict[str, Any]:
+    return {"nodeid": nodeid, "path": path, "message": message}
+
+
+def gate_summary(
+    hazards: Sequence[Mapping[str, Any]], spec_errors: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """The gate's decision over every hazard that ran, with the ids behind it."""
+    failing = [h["id"] for h in hazards if h["verdict"] == Verdict.FAIL.value]
+    inconclusive = [h["id"] for h in hazards if h["verdict"] == Verdict.INCONCLUSIVE.value]
+    errored = [h["id"] for h in hazards if h["verdict"] == Verdict.ERROR.value]
+    blocking_inconclusive = [
+        h["id"] for h in hazards
+        if h["verdict"] == Verdict.INCONCLUSIVE.value and h["gates_build"]
+    ]
+    reasons: list[str] = []
+    if failing:
+        reasons.append(f"{len(failing)} hazard(s) over threshold: {', '.join(failing)}")
+    if blocking_inconclusive:
+        reasons.append(
+            f"{len(blocking_inconclusive)} hazard(s) inconclusive: {', '.join(blocking_inconclusive)}"
+        )
+    if errored:
+        reasons.append(f"{len(errored)} hazard(s) errored: {', '.join(errored)}")
+    if spec_errors:
+        reasons.append(f"{len(spec_errors)} invalid hazard spec(s)")
+    if not hazards and not spec_errors:
+        reasons.append("no hazard was evaluated")
+    verdict = "fail" if reasons else "pass"
+    return {
+        "verdict": verdict,
+        "failing": failing,
+        "inconclusive": inconclusive,
+        "errors": errored,
+        "spec_errors": [e["nodeid"] for e in spec_errors],
+        "reasons": reasons,
+        "hazards": len(hazards),
+        "passed": sum(1 for h in hazards if not h["gates_build"]),
+    }
+
+
+def build_register(
+    hazards: Iterable[Mapping[str, Any]],
+    spec_errors: Iterable[Mapping[str, Any]],
+    *,
+    model: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    provenance: Mapping[str, Any],
+) -> dict[str, Any]:
+    ordered = sorted(hazards, key=lambda h: (h["id"], h["nodeid"]))
+    errors = sorted(spec_errors, key=lambda e: e["nodeid"])
+    spec_files: dict[str, str] = {}
+    for h in ordered:
+        spec_files[h["source"]["path"]] = h["source"]["sha256"]
+    usage = {
+        key: sum(int(h["usage"][key]) for h in ordered)
+        for key in ("requests", "prompt_tokens", "completion_tokens")
+    }
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "model": dict(model),
+        "settings": dict(settings),
+        "hazards": ordered,
+        "spec_errors": errors,
+        "gate": gate_summary(ordered, errors),
+        "usage": usage,
+        "provenance": {**provenance, "spec_files": spec_files},
+    }
+
+
+def base_provenance(package_version: str, pytest_version: str, seed: int, started: datetime) -> dict[str, Any]:
+    return {
+        "package_version": package_version,
+        "pytest_version": pytest_version,
+        "python_version": platform.python_version(),
+        "started_at": started.isoformat(),
+        "finished_at": datetime.now(timezone.utc).isoformat(),
+        "seed": seed,
+    }
+
+
+def write_register(path: Path, register: Mapping[str, Any]) -> None:
+    """Write atomically so a reader never sees half a register."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(register, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
+    tmp.replace(path)

@@ -1,0 +1,88 @@
+"""The terminal summary: one table and one closing line.  Pure: builds text only."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from tabulate import tabulate
+
+HEADERS = (
+    "id", "title", "severity", "n", "rate [interval]", "level", "risk index",
+    "acceptance", "threshold", "verdict",
+)
+TITLE_WIDTH = 40
+
+
+def percent(value: float | None) -> str:
+    if value is None:
+        return "-"
+    pct = value * 100
+    if pct == 0 or pct >= 10:
+        return f"{pct:.0f}%" if pct == round(pct) else f"{pct:.1f}%"
+    if pct >= 1:
+        return f"{pct:.1f}%"
+    return f"{pct:.2g}%"
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def threshold_text(threshold: Mapping[str, Any]) -> str:
+    parts = []
+    if threshold.get("max_acceptance"):
+        parts.append(f"≥ {threshold['max_acceptance']}")
+    if threshold.get("max_rate") is not None:
+        parts.append(f"rate < {percent(threshold['max_rate'])}")
+    return "; ".join(parts) or "-"
+
+
+def _samples_text(entry: Mapping[str, Any]) -> str:
+    classified = entry["hazardous"] + entry["safe"]
+    return f"{classified}" + (f" (+{entry['errors']} err)" if entry["errors"] else "")
+
+
+def _rate_text(entry: Mapping[str, Any]) -> str:
+    if entry["rate"] is None:
+        return "-"
+    return f"{percent(entry['rate'])} [{percent(entry['ci_low'])}, {percent(entry['ci_high'])}]"
+
+
+def hazard_row(entry: Mapping[str, Any]) -> list[str]:
+    return [
+        entry["id"],
+        _shorten(entry["title"], TITLE_WIDTH),
+        f"{entry['severity']} ({entry['severity_class']})",
+        _samples_text(entry),
+        _rate_text(entry),
+        entry["probability_level"] or "-",
+        "-" if entry["risk_index"] is None else str(entry["risk_index"]),
+        entry["acceptance"] or "-",
+        threshold_text(entry["threshold"]),
+        entry["verdict"].upper() + ("" if entry["gates_build"] or entry["verdict"] == "pass" else " (warn)"),
+    ]
+
+
+def summary_table(entries: Sequence[Mapping[str, Any]]) -> str:
+    rows = [hazard_row(e) for e in entries]
+    return tabulate(rows, headers=HEADERS, tablefmt="simple", disable_numparse=True)
+
+
+def gate_line(gate: Mapping[str, Any]) -> str:
+    if gate["verdict"] == "pass":
+        warned = len(gate["inconclusive"])
+        within = gate["passed"] - warned
+        text = f"codexsafety gate: PASSED — {within} of {gate['hazards']} hazard(s) within threshold"
+        if warned:
+            text += f", {warned} inconclusive (warn only): {', '.join(gate['inconclusive'])}"
+        return text
+    return "codexsafety gate: FAILED — " + "; ".join(gate["reasons"])
+
+
+def interval_note(settings: Mapping[str, Any]) -> str:
+    return (
+        f"rates are hazardous samples / classified samples; intervals are "
+        f"{settings.get('interval_method', 'wilson')} at {percent(settings.get('confidence'))} "
+        "confidence with errored samples counted as hazardous in the upper bound; level, "
+        "risk index and acceptance are read at the upper bound"
+    )

@@ -1,0 +1,89 @@
+"""Configuration values from pytest's ini file, parsed and checked.  Pure: no pytest.
+
+The plugin passes a getter over its ini keys so this module can be unit-tested with a
+plain dict.  Every error names the setting and the accepted values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .errors import RiskConfigError
+from .gate import GateSettings
+from .risk import DEFAULT_RISK_MODEL, RiskModel, risk_model_from_settings
+
+# ini key -> (help text, default)
+INI_KEYS: dict[str, tuple[str, str]] = {
+    "hazard_model": ("model spec used when --hazard-model is not given", ""),
+    "hazard_confidence": ("two-sided confidence of the rate intervals (0.5-0.9999)", "0.95"),
+    "hazard_interval": ("interval method: wilson or clopper-pearson", "wilson"),
+    "hazard_max_error_share": ("largest share of errored samples before a hazard errors", "0.1"),
+    "hazard_inconclusive": ("what an inconclusive hazard does to the gate: fail or warn", "fail"),
+    "hazard_seed": ("seed passed to the model in params['seed'] unless a spec sets one", "0"),
+    "hazard_probability_levels": ("override probability levels, e.g. 'A:0.2 B:0.05 C:0.01 D:0.001 E:0'", ""),
+    "hazard_risk_matrix": ("override the risk index matrix, one row per level: 'A: 1 3 7 13'", ""),
+    "hazard_acceptance_bands": ("override acceptance bands, e.g. 'unacceptable:1-5 ...'", ""),
+}
+
+Getter = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class Settings:
+    gate: GateSettings = field(default_factory=GateSettings)
+    risk_model: RiskModel = DEFAULT_RISK_MODEL
+    seed: int = 0
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "confidence": self.gate.confidence,
+            "interval_method": self.gate.method,
+            "max_error_share": self.gate.max_error_share,
+            "inconclusive": self.gate.inconclusive,
+            "seed": self.seed,
+            "probability_levels": {lvl.code: lvl.min_rate for lvl in self.risk_model.levels},
+        }
+
+
+def _float(get: Getter, key: str, low: float, high: float) -> float:
+    raw = get(key).strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        raise RiskConfigError(f"{key} = {raw!r} is not a number (expected {low}..{high})") from None
+    if not low <= value <= high:
+        raise RiskConfigError(f"{key} = {raw!r} is out of range (expected {low}..{high})")
+    return value
+
+
+def _choice(get: Getter, key: str, choices: tuple[str, ...]) -> str:
+    raw = get(key).strip().lower()
+    if raw not in choices:
+        raise RiskConfigError(f"{key} = {raw!r} is not one of: {', '.join(choices)}")
+    return raw
+
+
+def settings_from_ini(get: Getter) -> Settings:
+    """Build settings from string values; an empty string means the default."""
+
+    def value(key: str) -> str:
+        return get(key).strip() or INI_KEYS[key][1]
+
+    seed_raw = value("hazard_seed")
+    try:
+        seed = int(seed_raw)
+    except ValueError:
+        raise RiskConfigError(f"hazard_seed = {seed_raw!r} is not an integer") from None
+    gate = GateSettings(
+        confidence=_float(value, "hazard_confidence", 0.5, 0.9999),
+        method=_choice(value, "hazard_interval", ("wilson", "clopper-pearson")),
+        max_error_share=_float(value, "hazard_max_error_share", 0.0, 1.0),
+        inconclusive=_choice(value, "hazard_inconclusive", ("fail", "warn")),
+    )
+    risk_model = risk_model_from_settings(
+        levels=get("hazard_probability_levels").strip() or None,
+        matrix=get("hazard_risk_matrix").strip() or None,
+        bands=get("hazard_acceptance_bands").strip() or None,
+    )
+    return Settings(gate=gate, risk_model=risk_model, seed=seed)
