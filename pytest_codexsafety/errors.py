@@ -65,6 +65,11 @@ class FatalModelError(ModelError):
     one sample: the item errors at once."""
 
 
+class BudgetExhaustedError(ModelError):
+    """The session's request budget is spent: sampling stops, and a hazard cut short is
+    never passed."""
+
+
 class ModelConfigError(FatalModelError):
     """No usable model is configured; the message says how to configure one."""
 

@@ -8,12 +8,13 @@ errored sample or an errored run, never as a safe sample.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
-from .errors import CodexSafetyError, FatalModelError, RiskConfigError
-from .gate import GateSettings, HazardDecision, decide
-from .models.base import CompletionRequest, ModelAdapter
+from .errors import BudgetExhaustedError, CodexSafetyError, FatalModelError, RiskConfigError
+from .gate import GateSettings, HazardDecision, decide, effective_limit
+from .models.base import Completion, CompletionRequest, ModelAdapter
 from .probes.base import Classification, ProbeKind
 from .risk import DEFAULT_RISK_MODEL, RiskModel
 from .specmodel import HazardSpec
@@ -48,7 +49,7 @@ class SampleRecord:
             "completion": _clip(self.completion),
             "outcome": self.outcome.value,
             "evidence": [_clip(e, 300) for e in self.evidence],
-            "error": self.error,
+            "error": None if self.error is None else _clip(self.error, 300),
         }
 
 
@@ -66,6 +67,9 @@ class HazardRun:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     duration_s: float = 0.0
+    cached_requests: int = 0
+    # True when the request budget stopped sampling before the plan was complete.
+    cut_short: bool = False
 
     @property
     def verdict(self) -> Verdict:
@@ -79,10 +83,22 @@ class HazardRun:
         return sum(1 for s in self.samples if s.outcome is outcome)
 
     def worst_samples(self, limit: int = 3) -> tuple[SampleRecord, ...]:
-        """Hazardous samples first, then errors: what a reviewer should read."""
-        order = {Outcome.HAZARDOUS: 0, Outcome.ERROR: 1, Outcome.SAFE: 2}
-        ranked = sorted(self.samples, key=lambda s: order[s.outcome])
-        return tuple(s for s in ranked if s.outcome is not Outcome.SAFE)[:limit]
+        """Hazardous samples first, then errors: what a reviewer should read.
+
+        Within each outcome, prompts take turns (the first hazardous sample of every
+        prompt before the second of any), so a few shown samples cover many prompts.
+        """
+        order = {Outcome.HAZARDOUS: 0, Outcome.ERROR: 1}
+        seen: dict[tuple[Outcome, int], int] = {}
+        ranked: list[tuple[int, int, int, SampleRecord]] = []
+        for sample in self.samples:
+            if sample.outcome is Outcome.SAFE:
+                continue
+            turn = seen.get((sample.outcome, sample.prompt_index), 0)
+            seen[(sample.outcome, sample.prompt_index)] = turn + 1
+            ranked.append((order[sample.outcome], turn, sample.prompt_index, sample))
+        ranked.sort(key=lambda r: r[:3])
+        return tuple(r[3] for r in ranked[:limit])
 
 
 def build_request(spec: HazardSpec, prompt_index: int, prompt: str, sample_index: int, seed: int) -> CompletionRequest:
@@ -102,6 +118,104 @@ def _classify(kind: ProbeKind, spec: HazardSpec, prompt: str, completion: str) -
         return kind.classify(spec.probe, prompt, completion)
     except CodexSafetyError as exc:
         return Classification(Outcome.ERROR, (f"probe {kind.name} failed: {exc}",))
+    except Exception as exc:  # a third-party probe's bug costs the sample, never passes it
+        return Classification(
+            Outcome.ERROR, (f"probe {kind.name} crashed: {type(exc).__name__}: {exc}",)
+        )
+
+
+@dataclass
+class _Tally:
+    """What sampling produced so far; touched only from the coordinating thread."""
+
+    records: dict[tuple[int, int], SampleRecord] = field(default_factory=dict)
+    requests: int = 0
+    cached: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    fatal: str | None = None
+    budget_hit: bool = False
+
+
+def _sample(adapter: ModelAdapter, request: CompletionRequest) -> Completion | BaseException:
+    """One model call; the exception is returned, not raised, so the pool keeps going."""
+    try:
+        return adapter.complete(request)
+    except Exception as exc:  # every model fault is judged by the coordinator
+        return exc
+
+
+def _absorb(tally: _Tally, kind: ProbeKind, spec: HazardSpec, request: CompletionRequest,
+            result: Completion | BaseException) -> None:
+    key = (request.prompt_index, request.sample_index)
+    if isinstance(result, BudgetExhaustedError):
+        tally.budget_hit = True
+        return
+    tally.requests += 1
+    if isinstance(result, FatalModelError):
+        tally.fatal = tally.fatal or str(result)
+        return
+    if isinstance(result, BaseException):  # any other model fault costs this sample only
+        tally.records[key] = SampleRecord(
+            request.prompt_index, request.sample_index, request.prompt, "", Outcome.ERROR,
+            error=f"{type(result).__name__}: {result}",
+        )
+        return
+    tally.cached += 1 if result.cached else 0
+    tally.prompt_tokens += result.prompt_tokens or 0
+    tally.completion_tokens += result.completion_tokens or 0
+    verdict = _classify(kind, spec, request.prompt, result.text)
+    error = verdict.evidence[0] if verdict.outcome is Outcome.ERROR and verdict.evidence else None
+    tally.records[key] = SampleRecord(
+        request.prompt_index, request.sample_index, request.prompt, result.text,
+        verdict.outcome, verdict.evidence, verdict.code, error=error,
+    )
+
+
+def _stopped(tally: _Tally) -> bool:
+    return tally.fatal is not None or tally.budget_hit
+
+
+def _collect(tally: _Tally, kind: ProbeKind, spec: HazardSpec, adapter: ModelAdapter,
+             requests: list[CompletionRequest], workers: int,
+             progress: ProgressCallback | None) -> None:
+    planned = len(requests)
+    if workers <= 1:
+        for request in requests:
+            _absorb(tally, kind, spec, request, _sample(adapter, request))
+            if progress is not None:
+                progress(len(tally.records), planned)
+            if _stopped(tally):
+                return
+        return
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="codexsafety-sample")
+    try:
+        futures = {pool.submit(_sample, adapter, request): request for request in requests}
+        for future in as_completed(futures):
+            _absorb(tally, kind, spec, futures[future], future.result())
+            if progress is not None:
+                progress(len(tally.records), planned)
+            if _stopped(tally):
+                break
+    finally:
+        # A fatal fault or an exhausted budget stops what has not started yet.
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _cut_short(decision: HazardDecision, settings: GateSettings, taken: int, planned: int) -> HazardDecision:
+    """A hazard the request budget cut short may fail, but it never passes."""
+    note = (f"The request budget (--hazard-max-requests) stopped sampling after {taken} of "
+            f"{planned} planned samples; a hazard cut short is never passed.")
+    if decision.verdict is not Verdict.PASS:
+        return replace(decision, reasons=decision.reasons + (note,),
+                       conclusion=decision.conclusion + (note,))
+    return replace(
+        decision,
+        verdict=Verdict.INCONCLUSIVE,
+        reasons=decision.reasons + (note,),
+        conclusion=(note,),
+        gates_build=settings.inconclusive == "fail",
+    )
 
 
 def run_hazard(
@@ -113,44 +227,34 @@ def run_hazard(
     settings: GateSettings = GateSettings(),
     seed: int = 0,
     progress: ProgressCallback | None = None,
+    concurrency: int = 1,
 ) -> HazardRun:
+    """Sample ``spec``'s prompts from ``adapter`` and decide.
+
+    Up to ``concurrency`` requests run at once, further limited by the adapter's own
+    ``max_concurrency`` (1 when it declares none: a user's function may not be thread
+    safe).  Samples are kept in prompt and sample order whatever order they finish in.
+    """
     started = time.perf_counter()
-    prompts = list(kind.prompts(spec.probe))
-    planned = len(prompts) * spec.probe.samples
-    records: list[SampleRecord] = []
-    requests = prompt_tokens = completion_tokens = 0
-    fatal: str | None = None
-    for prompt_index, prompt in enumerate(prompts):
-        for sample_index in range(spec.probe.samples):
-            request = build_request(spec, prompt_index, prompt, sample_index, seed)
-            requests += 1
-            try:
-                completion = adapter.complete(request)
-            except FatalModelError as exc:
-                fatal = str(exc)
-                break
-            except Exception as exc:  # any other model fault costs this sample only
-                records.append(
-                    SampleRecord(prompt_index, sample_index, prompt, "", Outcome.ERROR,
-                                 error=f"{type(exc).__name__}: {exc}")
-                )
-            else:
-                prompt_tokens += completion.prompt_tokens or 0
-                completion_tokens += completion.completion_tokens or 0
-                verdict = _classify(kind, spec, prompt, completion.text)
-                records.append(
-                    SampleRecord(prompt_index, sample_index, prompt, completion.text,
-                                 verdict.outcome, verdict.evidence, verdict.code,
-                                 error=verdict.evidence[0] if verdict.outcome is Outcome.ERROR and verdict.evidence else None)
-                )
-            if progress is not None:
-                progress(len(records), planned)
-        if fatal is not None:
-            break
+    try:
+        # A threshold no rate can meet is known before any model call is spent on it.
+        effective_limit(spec.severity, spec.threshold, risk_model)
+    except RiskConfigError as exc:
+        return HazardRun(spec=spec, samples=(), decision=None, model=dict(adapter.describe()),
+                         error=f"threshold of {spec.id} cannot be evaluated: {exc}")
+    requests = [
+        build_request(spec, prompt_index, prompt, sample_index, seed)
+        for prompt_index, prompt in enumerate(kind.prompts(spec.probe))
+        for sample_index in range(spec.probe.samples)
+    ]
+    workers = max(1, min(concurrency, int(getattr(adapter, "max_concurrency", 1))))
+    tally = _Tally()
+    _collect(tally, kind, spec, adapter, requests, workers, progress)
+    records = tuple(tally.records[k] for k in sorted(tally.records))
 
     decision: HazardDecision | None = None
-    error = fatal
-    if fatal is None:
+    error = tally.fatal
+    if error is None:
         hazardous = sum(1 for r in records if r.outcome is Outcome.HAZARDOUS)
         safe = sum(1 for r in records if r.outcome is Outcome.SAFE)
         errors = sum(1 for r in records if r.outcome is Outcome.ERROR)
@@ -161,14 +265,19 @@ def run_hazard(
             )
         except RiskConfigError as exc:
             error = f"threshold of {spec.id} cannot be evaluated: {exc}"
+        else:
+            if tally.budget_hit:
+                decision = _cut_short(decision, settings, len(records), len(requests))
     return HazardRun(
         spec=spec,
-        samples=tuple(records),
+        samples=records,
         decision=decision,
         error=error,
         model=dict(adapter.describe()),
-        requests=requests,
-        prompt_tokens=prompt_tokens,
-        completion_tokens=completion_tokens,
+        requests=tally.requests,
+        cached_requests=tally.cached,
+        prompt_tokens=tally.prompt_tokens,
+        completion_tokens=tally.completion_tokens,
         duration_s=time.perf_counter() - started,
+        cut_short=tally.budget_hit,
     )

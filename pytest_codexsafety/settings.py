@@ -12,6 +12,7 @@ from typing import Any, Callable
 from .errors import RiskConfigError
 from .gate import GateSettings
 from .risk import DEFAULT_RISK_MODEL, RiskModel, risk_model_from_settings
+from .vocab import Severity
 
 # ini key -> (help text, default)
 INI_KEYS: dict[str, tuple[str, str]] = {
@@ -43,6 +44,15 @@ class Settings:
             "inconclusive": self.gate.inconclusive,
             "seed": self.seed,
             "probability_levels": {lvl.code: lvl.min_rate for lvl in self.risk_model.levels},
+            # The whole model, so every risk index in the register can be reproduced.
+            "risk_matrix": {
+                lvl.code: [self.risk_model.risk_index(lvl.code, sev) for sev in Severity]
+                for lvl in self.risk_model.levels
+            },
+            "acceptance_bands": [
+                {"acceptance": acc.value, "low": low, "high": high}
+                for low, high, acc in self.risk_model.bands
+            ],
         }
 
 

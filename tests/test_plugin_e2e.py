@@ -195,3 +195,13 @@ def test_bad_risk_configuration_is_a_usage_error(toy: pytest.Pytester) -> None:
     result = toy.runpytest("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*hazard_confidence*'lots'*not a number*"])
+
+
+def test_spec_params_cannot_pin_the_sample_index(toy: pytest.Pytester) -> None:
+    # A spec that sets sample_index in params must not make a per-sample model look safe.
+    spec = hazard_yaml(prompt="sometimes", samples=20).replace(
+        "params: {temperature: 0.8}", "params: {temperature: 0.8, sample_index: 1}")
+    toy.makefile(".hazard.yaml", evalcheck=spec)
+    report = toy.path / "register.json"
+    toy.runpytest("-p", "no:cacheprovider", f"--hazard-report={report}")
+    assert json.loads(report.read_text())["hazards"][0]["hazardous"] == 20

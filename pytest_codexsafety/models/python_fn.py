@@ -72,9 +72,11 @@ class PythonFunctionAdapter:
 
     def complete(self, request: CompletionRequest) -> Completion:
         params = dict(request.params)
-        params.setdefault("sample_index", request.sample_index)
-        params.setdefault("prompt_index", request.prompt_index)
-        params.setdefault("hazard_id", request.hazard_id)
+        # Assigned, not defaulted: a spec's params must never be able to pin the sample
+        # index (a model varying per sample would then look uniformly safe).
+        params["sample_index"] = request.sample_index
+        params["prompt_index"] = request.prompt_index
+        params["hazard_id"] = request.hazard_id
         try:
             text = self._function(request.prompt, params)
         except Exception as exc:

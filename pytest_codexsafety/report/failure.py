@@ -33,7 +33,9 @@ def _sample_lines(entry: Mapping[str, Any]) -> list[str]:
         out.append(head)
         for item in sample["evidence"][:3]:
             out.append(f"      {item}")
-        if sample.get("error") and sample["error"] not in sample["evidence"]:
+        if sample.get("error") and not any(
+            e.startswith(sample["error"][:100]) for e in sample["evidence"]
+        ):
             out.append(f"      error: {sample['error']}")
         if sample["completion"]:
             out.extend(_excerpt(sample["completion"]))

@@ -74,9 +74,11 @@ def hazard_entry(run: HazardRun, nodeid: str) -> dict[str, Any]:
         "conclusion": list(decision.conclusion) if decision else [],
         "additional_samples": decision.additional_samples if decision else None,
         "error": run.error,
+        "cut_short": run.cut_short,
         "model": dict(run.model),
         "usage": {
             "requests": run.requests,
+            "cached_requests": run.cached_requests,
             "prompt_tokens": run.prompt_tokens,
             "completion_tokens": run.completion_tokens,
         },
@@ -142,7 +144,7 @@ def build_register(
         spec_files[h["source"]["path"]] = h["source"]["sha256"]
     usage = {
         key: sum(int(h["usage"][key]) for h in ordered)
-        for key in ("requests", "prompt_tokens", "completion_tokens")
+        for key in ("requests", "cached_requests", "prompt_tokens", "completion_tokens")
     }
     return {
         "schema_version": SCHEMA_VERSION,

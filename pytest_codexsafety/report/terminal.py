@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping, Sequence
 
 from tabulate import tabulate
@@ -14,14 +15,21 @@ TITLE_WIDTH = 40
 
 
 def percent(value: float | None) -> str:
+    """A rate as a short percentage: one decimal from 1% up, two significant digits
+    below, never scientific notation, and no trailing ".0"."""
     if value is None:
         return "-"
     pct = value * 100
-    if pct == 0 or pct >= 10:
-        return f"{pct:.0f}%" if pct == round(pct) else f"{pct:.1f}%"
+    if pct == 0:
+        return "0%"
     if pct >= 1:
-        return f"{pct:.1f}%"
-    return f"{pct:.2g}%"
+        text = f"{pct:.1f}"
+    else:
+        digits = 1 - math.floor(math.log10(pct))
+        text = f"{pct:.{digits}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text + "%"
 
 
 def _shorten(text: str, width: int) -> str:
