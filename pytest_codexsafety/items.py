@@ -110,6 +110,7 @@ class HazardItem(pytest.Item):
                 risk_model=state.settings.risk_model,
                 settings=state.settings.gate,
                 seed=state.settings.seed,
+                concurrency=state.settings.model.concurrency,
             )
         except CodexSafetyError as exc:
             # Never sampled (no model, unknown kind...): still an error entry in the register.

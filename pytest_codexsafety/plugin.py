@@ -15,17 +15,15 @@ import yaml
 from . import hookspecs
 from .errors import CodexSafetyError, ModelConfigError, RiskConfigError
 from .items import HazardFile, error_run, is_hazard_file, junit_properties
+from .cache import default_cache_path
 from .models.base import ModelAdapter
-from .models.python_fn import PREFIX as PYTHON_PREFIX
-from .models.python_fn import PythonFunctionAdapter
-from .models.replay import PREFIX as REPLAY_PREFIX
-from .models.replay import ReplayAdapter
+from .models.builtin import builtin_adapter, default_adapter
 from .probes.base import ProbeKind
 from .probes.builtin import BUILTIN_KINDS
 from .report.failure import failure_text
 from .report.register import hazard_entry
 from .runner import HazardRun, run_hazard
-from .session import STATE_KEY, CodexSafetySession
+from .session import STATE_KEY, CodexSafetySession, SessionOptions
 from .settings import INI_KEYS, settings_from_ini
 from .spec import load_hazard_text
 from .specmodel import HazardSpec
@@ -57,6 +55,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--hazard-seed", dest="hazard_seed", metavar="N", default=None,
         help="seed passed to the model (overrides ini hazard_seed)",
     )
+    group.addoption(
+        "--hazard-cache", dest="hazard_cache", metavar="PATH|off", default=None,
+        help="completion cache for gguf:, openai: and command: models (default: ini "
+        "hazard_cache, else .codexsafety/cache.sqlite3 under the rootdir); off disables it",
+    )
+    group.addoption(
+        "--hazard-cache-refresh", dest="hazard_cache_refresh", action="store_true",
+        help="ask the model again even for cached requests (and store the new answers)",
+    )
+    group.addoption(
+        "--hazard-record", dest="hazard_record", metavar="PATH", default=None,
+        help="write every completion the run used to PATH, for --hazard-model=replay:PATH",
+    )
+    group.addoption(
+        "--hazard-max-requests", dest="hazard_max_requests", metavar="N", type=int, default=None,
+        help="stop sampling after N model requests per process (cached answers are free); "
+        "hazards cut short are never passed",
+    )
     for key, (help_text, default) in INI_KEYS.items():
         parser.addini(key, help=f"{help_text} (default: {default or 'built-in'})", default="")
 
@@ -75,8 +91,24 @@ def pytest_configure(config: pytest.Config) -> None:
     except RiskConfigError as exc:
         raise pytest.UsageError(f"pytest-codexsafety configuration: {exc}") from None
     model_spec = config.getoption("hazard_model") or ini("hazard_model").strip() or None
+    max_requests = config.getoption("hazard_max_requests")
+    if max_requests is not None and max_requests < 1:
+        raise pytest.UsageError("--hazard-max-requests must be at least 1")
+    base = config.invocation_params.dir
     report = config.getoption("hazard_report")
-    state = CodexSafetySession(config, settings, model_spec, Path(report) if report else None)
+    record = config.getoption("hazard_record")
+    cache = config.getoption("hazard_cache") or ini("hazard_cache").strip() or None
+    options = SessionOptions(
+        model_spec=model_spec,
+        report_path=base / report if report else None,
+        record_path=base / record if record else None,
+        cache_path=(None if cache == "off" else
+                    (base / cache if config.getoption("hazard_cache") else config.rootpath / cache)
+                    if cache else default_cache_path(config.rootpath)),
+        cache_refresh=bool(config.getoption("hazard_cache_refresh")),
+        max_requests=max_requests,
+    )
+    state = CodexSafetySession(config, settings, options)
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(state, "codexsafety-session")
 
@@ -91,11 +123,12 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 def pytest_codexsafety_model_adapter(spec: str, config: pytest.Config) -> ModelAdapter | None:
-    if spec.startswith(PYTHON_PREFIX):
-        return PythonFunctionAdapter.from_spec(spec, config.rootpath)
-    if spec.startswith(REPLAY_PREFIX):
-        return ReplayAdapter.from_spec(spec, config.rootpath)
-    return None
+    settings = config.stash[STATE_KEY].settings
+    return builtin_adapter(spec, settings.model, config.rootpath)
+
+
+def pytest_codexsafety_default_model(config: pytest.Config) -> ModelAdapter | None:
+    return default_adapter()
 
 
 def pytest_codexsafety_probe_kinds(config: pytest.Config) -> Sequence[ProbeKind]:
@@ -141,7 +174,7 @@ def hazard_check(request: pytest.FixtureRequest) -> Iterator[HazardCheck]:
             run = run_hazard(
                 document, state.probe_kind(document.probe.kind), state.adapter(),
                 risk_model=state.settings.risk_model, settings=state.settings.gate,
-                seed=state.settings.seed,
+                seed=state.settings.seed, concurrency=state.settings.model.concurrency,
             )
         except CodexSafetyError as exc:
             run = error_run(document, str(exc))

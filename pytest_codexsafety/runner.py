@@ -8,7 +8,7 @@ errored sample or an errored run, never as a safe sample.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
@@ -135,6 +135,9 @@ class _Tally:
     completion_tokens: int = 0
     fatal: str | None = None
     budget_hit: bool = False
+    errors: int = 0
+    # Past this many errored samples the hazard is an error whatever the rest say.
+    error_limit: float = float("inf")
 
 
 def _sample(adapter: ModelAdapter, request: CompletionRequest) -> Completion | BaseException:
@@ -156,6 +159,7 @@ def _absorb(tally: _Tally, kind: ProbeKind, spec: HazardSpec, request: Completio
         tally.fatal = tally.fatal or str(result)
         return
     if isinstance(result, BaseException):  # any other model fault costs this sample only
+        tally.errors += 1
         tally.records[key] = SampleRecord(
             request.prompt_index, request.sample_index, request.prompt, "", Outcome.ERROR,
             error=f"{type(result).__name__}: {result}",
@@ -173,7 +177,9 @@ def _absorb(tally: _Tally, kind: ProbeKind, spec: HazardSpec, request: Completio
 
 
 def _stopped(tally: _Tally) -> bool:
-    return tally.fatal is not None or tally.budget_hit
+    # Once errors exceed the tolerated share of the whole plan the verdict is settled
+    # (error): asking a failing endpoint for the rest would only cost time and money.
+    return tally.fatal is not None or tally.budget_hit or tally.errors > tally.error_limit
 
 
 def _collect(tally: _Tally, kind: ProbeKind, spec: HazardSpec, adapter: ModelAdapter,
@@ -189,9 +195,11 @@ def _collect(tally: _Tally, kind: ProbeKind, spec: HazardSpec, adapter: ModelAda
                 return
         return
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="codexsafety-sample")
+    futures = {pool.submit(_sample, adapter, request): request for request in requests}
+    absorbed: set[Future[Completion | BaseException]] = set()
     try:
-        futures = {pool.submit(_sample, adapter, request): request for request in requests}
         for future in as_completed(futures):
+            absorbed.add(future)
             _absorb(tally, kind, spec, futures[future], future.result())
             if progress is not None:
                 progress(len(tally.records), planned)
@@ -200,6 +208,11 @@ def _collect(tally: _Tally, kind: ProbeKind, spec: HazardSpec, adapter: ModelAda
     finally:
         # A fatal fault or an exhausted budget stops what has not started yet.
         pool.shutdown(wait=True, cancel_futures=True)
+    # Requests already in flight when sampling stopped were answered (and paid for):
+    # keep their samples.
+    for future, request in futures.items():
+        if future not in absorbed and future.done() and not future.cancelled():
+            _absorb(tally, kind, spec, request, future.result())
 
 
 def _cut_short(decision: HazardDecision, settings: GateSettings, taken: int, planned: int) -> HazardDecision:
@@ -248,7 +261,7 @@ def run_hazard(
         for sample_index in range(spec.probe.samples)
     ]
     workers = max(1, min(concurrency, int(getattr(adapter, "max_concurrency", 1))))
-    tally = _Tally()
+    tally = _Tally(error_limit=settings.max_error_share * len(requests))
     _collect(tally, kind, spec, adapter, requests, workers, progress)
     records = tuple(tally.records[k] for k in sorted(tally.records))
 

@@ -7,6 +7,8 @@ gathers the results from the reports and writes the summary and the register.
 
 from __future__ import annotations
 
+import warnings
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Generator, Mapping
@@ -14,8 +16,12 @@ from typing import Any, Generator, Mapping
 import pytest
 
 from . import __version__
-from .errors import CodexSafetyError, ModelConfigError, SpecError
+from .cache import CachingAdapter, CompletionCache
+from .errors import CodexSafetyError, CodexSafetyWarning, ModelConfigError, SpecError
 from .models.base import ModelAdapter
+from .models.budget import BudgetedAdapter, RequestBudget
+from .models.builtin import KNOWN_SCHEMES, is_cached_scheme
+from .models.recording import RecordingAdapter, merge_recordings
 from .probes.base import ProbeKind
 from .report.register import base_provenance, build_register, write_register
 from .report.terminal import gate_line, interval_note, summary_table
@@ -27,19 +33,38 @@ STATE_KEY = pytest.StashKey["CodexSafetySession"]()
 REPORT_ATTR = "codexsafety"
 
 NO_MODEL_MESSAGE = (
-    "no model is configured for hazard items. Choose one with --hazard-model=SPEC or the "
-    "ini key hazard_model, e.g. --hazard-model=python:mypkg.mymodel:complete (your own "
-    "function(prompt, params) -> str) or --hazard-model=replay:recording.jsonl"
+    "no model is configured for hazard items and the embedded default model is not "
+    "installed. Install it with: pip install 'pytest-codexsafety[local]' — or choose a "
+    "model with --hazard-model=SPEC or the ini key hazard_model, e.g. "
+    "--hazard-model=python:mypkg.mymodel:complete (your own function(prompt, params) -> "
+    "str), --hazard-model=openai:MODEL or --hazard-model=replay:recording.jsonl"
 )
+RECORD_PART_KEY = "codexsafety_record_part"
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """Command-line choices, resolved to absolute paths by the plugin."""
+
+    model_spec: str | None = None
+    report_path: Path | None = None
+    record_path: Path | None = None
+    cache_path: Path | None = None
+    cache_refresh: bool = False
+    max_requests: int | None = None
 
 
 class CodexSafetySession:
-    def __init__(self, config: pytest.Config, settings: Settings, model_spec: str | None,
-                 report_path: Path | None) -> None:
+    def __init__(self, config: pytest.Config, settings: Settings, options: SessionOptions) -> None:
         self.config = config
         self.settings = settings
-        self.model_spec = model_spec
-        self.report_path = report_path
+        self.options = options
+        self.model_spec = options.model_spec
+        self.report_path = options.report_path
+        self._cache: CompletionCache | None = None
+        self._recorder: RecordingAdapter | None = None
+        self._record_parts: list[Path] = []
+        self._budget = RequestBudget(options.max_requests) if options.max_requests else None
         self.started = datetime.now(timezone.utc)
         self.is_worker = hasattr(config, "workerinput")
         self._kinds: dict[str, ProbeKind] | None = None
@@ -110,11 +135,33 @@ class CodexSafetySession:
         if self._adapter_error is not None:
             raise self._adapter_error
         try:
-            self._adapter = self._build_adapter()
+            self._adapter = self._wrap(self._build_adapter())
         except CodexSafetyError as exc:
             self._adapter_error = exc
             raise
         return self._adapter
+
+    def _wrap(self, adapter: ModelAdapter) -> ModelAdapter:
+        """Budget beneath the cache (hits are free), recorder outside it (hits are
+        recorded too)."""
+        wrapped = adapter
+        if self._budget is not None:
+            wrapped = BudgetedAdapter(wrapped, self._budget)
+        cacheable = getattr(adapter, "cacheable", None)
+        if cacheable is None:
+            cacheable = self.model_spec is None or is_cached_scheme(self.model_spec)
+        if self.options.cache_path is not None and cacheable:
+            self._cache = CompletionCache(self.options.cache_path, on_warning=self._warn)
+            wrapped = CachingAdapter(wrapped, self._cache, refresh=self.options.cache_refresh)
+        if self.options.record_path is not None:
+            worker = getattr(self.config, "workerinput", {}).get("workerid")
+            self._recorder = RecordingAdapter(wrapped, self.options.record_path, worker_id=worker)
+            wrapped = self._recorder
+        return wrapped
+
+    @staticmethod
+    def _warn(message: str) -> None:
+        warnings.warn(CodexSafetyWarning(message), stacklevel=2)
 
     def _build_adapter(self) -> ModelAdapter:
         hook = self.config.hook
@@ -123,8 +170,7 @@ class CodexSafetySession:
             if adapter is None:
                 raise ModelConfigError(
                     f"unknown model spec {self.model_spec!r}: no adapter claims it. Built-in "
-                    "schemes: python:MODULE:FUNCTION, replay:PATH.jsonl, gguf:PATH; plugins "
-                    "may add more"
+                    f"schemes: {', '.join(KNOWN_SCHEMES)}; plugins may add more"
                 )
             return adapter  # type: ignore[no-any-return]
         default = hook.pytest_codexsafety_default_model(config=self.config)
@@ -136,6 +182,9 @@ class CodexSafetySession:
         if self._adapter is not None:
             self._adapter.close()
             self._adapter = None
+        if self._cache is not None:
+            self._cache.close()
+            self._cache = None
 
     # -- results -------------------------------------------------------------------
 
@@ -176,8 +225,37 @@ class CodexSafetySession:
             settings=self.settings.describe(), provenance=provenance,
         )
 
-    @pytest.hookimpl(trylast=True)
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """pytest-xdist: a worker finished; remember the recording part it wrote."""
+        part = getattr(node, "workeroutput", {}).get(RECORD_PART_KEY)
+        if part:
+            self._record_parts.append(Path(part))
+
+    def _finish_recording(self) -> None:
+        path = self.options.record_path
+        if path is None:
+            return
+        if self.is_worker:
+            if self._recorder is not None:
+                self._recorder.close()
+                self.config.workeroutput[RECORD_PART_KEY] = str(self._recorder.file_path)  # type: ignore[attr-defined]
+            return
+        if self._recorder is not None:
+            self._recorder.close()
+        if self._record_parts:
+            result = merge_recordings(path, sorted(self._record_parts))
+            for problem in result.problems:
+                self._warn(f"recording {path}: {problem}")
+        elif self._recorder is None and not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("", encoding="utf-8")
+
+    # tryfirst: on a pytest-xdist worker the recording part must be named in workeroutput
+    # before xdist's own sessionfinish sends workeroutput to the controller.
+    @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self._finish_recording()
         if self.is_worker:
             return
         if not (self.entries or self.spec_errors or self.report_path):
@@ -205,8 +283,17 @@ class CodexSafetySession:
             tr.write_line(interval_note(self.register["settings"]))
         for error in self.register["spec_errors"]:
             tr.write_line(f"invalid spec: {error['message']}")
+        usage = self.register["usage"]
+        if usage["requests"]:
+            tr.write_line(
+                f"model {self.register['model'].get('name', self.register['model']['spec'])}: "
+                f"{usage['requests']} requests ({usage['cached_requests']} from cache), "
+                f"{usage['prompt_tokens']} prompt + {usage['completion_tokens']} completion tokens"
+            )
         if self.report_path is not None:
             tr.write_line(f"risk register: {self.report_path}")
+        if self.options.record_path is not None:
+            tr.write_line(f"recording: {self.options.record_path}")
         gate = self.register["gate"]
         tr.write_line(gate_line(gate), bold=True, red=gate["verdict"] != "pass",
                       green=gate["verdict"] == "pass")

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from .errors import RiskConfigError
 from .gate import GateSettings
+from .models.builtin import ModelSettings
 from .risk import DEFAULT_RISK_MODEL, RiskModel, risk_model_from_settings
 from .vocab import Severity
 
@@ -25,6 +26,13 @@ INI_KEYS: dict[str, tuple[str, str]] = {
     "hazard_probability_levels": ("override probability levels, e.g. 'A:0.2 B:0.05 C:0.01 D:0.001 E:0'", ""),
     "hazard_risk_matrix": ("override the risk index matrix, one row per level: 'A: 1 3 7 13'", ""),
     "hazard_acceptance_bands": ("override acceptance bands, e.g. 'unacceptable:1-5 ...'", ""),
+    "hazard_concurrency": ("model requests in flight at once per hazard (adapters may allow fewer)", "8"),
+    "hazard_request_timeout": ("seconds before one model request times out", "60"),
+    "hazard_max_retries": ("retries of a failed model request (429, 5xx, resets, timeouts)", "5"),
+    "hazard_openai_base_url": ("base URL of an OpenAI-compatible endpoint (else OPENAI_BASE_URL)", ""),
+    "hazard_openai_api_key_env": ("NAME of the environment variable holding the API key", "OPENAI_API_KEY"),
+    "hazard_openai_api": ("chat or completions", "chat"),
+    "hazard_cache": ("completion cache file, or off", ".codexsafety/cache.sqlite3"),
 }
 
 Getter = Callable[[str], str]
@@ -35,6 +43,7 @@ class Settings:
     gate: GateSettings = field(default_factory=GateSettings)
     risk_model: RiskModel = DEFAULT_RISK_MODEL
     seed: int = 0
+    model: ModelSettings = field(default_factory=ModelSettings)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -67,6 +76,17 @@ def _float(get: Getter, key: str, low: float, high: float) -> float:
     return value
 
 
+def _int(get: Getter, key: str, minimum: int | None) -> int:
+    raw = get(key).strip()
+    try:
+        value = int(raw)
+    except ValueError:
+        raise RiskConfigError(f"{key} = {raw!r} is not an integer") from None
+    if minimum is not None and value < minimum:
+        raise RiskConfigError(f"{key} = {raw!r} must be at least {minimum}")
+    return value
+
+
 def _choice(get: Getter, key: str, choices: tuple[str, ...]) -> str:
     raw = get(key).strip().lower()
     if raw not in choices:
@@ -80,11 +100,7 @@ def settings_from_ini(get: Getter) -> Settings:
     def value(key: str) -> str:
         return get(key).strip() or INI_KEYS[key][1]
 
-    seed_raw = value("hazard_seed")
-    try:
-        seed = int(seed_raw)
-    except ValueError:
-        raise RiskConfigError(f"hazard_seed = {seed_raw!r} is not an integer") from None
+    seed = _int(value, "hazard_seed", None)
     gate = GateSettings(
         confidence=_float(value, "hazard_confidence", 0.5, 0.9999),
         method=_choice(value, "hazard_interval", ("wilson", "clopper-pearson")),
@@ -96,4 +112,12 @@ def settings_from_ini(get: Getter) -> Settings:
         matrix=get("hazard_risk_matrix").strip() or None,
         bands=get("hazard_acceptance_bands").strip() or None,
     )
-    return Settings(gate=gate, risk_model=risk_model, seed=seed)
+    model = ModelSettings(
+        concurrency=_int(value, "hazard_concurrency", 1),
+        timeout_s=_float(value, "hazard_request_timeout", 0.1, 3600.0),
+        max_retries=_int(value, "hazard_max_retries", 0),
+        openai_base_url=get("hazard_openai_base_url").strip() or None,
+        openai_api_key_env=value("hazard_openai_api_key_env"),
+        openai_api=_choice(value, "hazard_openai_api", ("chat", "completions")),
+    )
+    return Settings(gate=gate, risk_model=risk_model, seed=seed, model=model)

@@ -129,12 +129,19 @@ def test_bad_spec_errors_alone_and_other_files_still_run(toy: pytest.Pytester) -
     assert "Traceback" not in result.stdout.str()
 
 
-def test_no_model_configured_errors_every_hazard_with_instructions(pytester: pytest.Pytester) -> None:
-    pytester.makefile(".hazard.yaml", evalcheck=hazard_yaml())
+def test_no_model_and_no_embedded_model_errors_with_instructions(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As on a machine without the `local` extra: no default model is available.
+    import pytest_codexsafety.plugin
+
+    monkeypatch.setattr(pytest_codexsafety.plugin, "default_adapter", lambda: None)
+    pytester.makefile(".hazard.yaml", a=hazard_yaml("A-1"), b=hazard_yaml("B-1"))
     result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(errors=1)
+    result.assert_outcomes(errors=2)
     assert result.ret == 1
-    result.stdout.fnmatch_lines(["*no model is configured*--hazard-model=*"])
+    result.stdout.fnmatch_lines([
+        "*no model is configured*pip install 'pytest-codexsafety?local?'*--hazard-model=*"])
 
 
 def test_unknown_model_scheme_is_a_clear_error(toy: pytest.Pytester) -> None:

@@ -409,7 +409,8 @@ def test_worst_samples_of_a_real_run() -> None:
             raise ModelError("boom")
         return UNSAFE if r.sample_index == 4 else SAFE
 
-    run = run_hazard(make_spec(samples=5), STATIC, ScriptedModel(reply))
+    run = run_hazard(make_spec(samples=5), STATIC, ScriptedModel(reply),
+                     settings=GateSettings(max_error_share=0.5))
     worst = run.worst_samples(limit=10)
     assert [(s.outcome, s.prompt_index, s.sample_index) for s in worst] == [
         (Outcome.HAZARDOUS, 0, 4), (Outcome.HAZARDOUS, 1, 4), (Outcome.ERROR, 0, 0), (Outcome.ERROR, 1, 0),
@@ -444,3 +445,29 @@ def test_sample_record_dict_keeps_short_text_and_the_error() -> None:
     assert d["outcome"] == "error"
     exact = SampleRecord(0, 0, "p", "y" * MAX_TEXT, Outcome.SAFE).to_dict()
     assert exact["completion"] == "y" * MAX_TEXT
+
+
+def test_sampling_stops_once_errors_settle_the_verdict() -> None:
+    calls: list[int] = []
+
+    def reply(r: CompletionRequest) -> str:
+        calls.append(r.sample_index)
+        raise ModelError("endpoint down")
+
+    # 2 prompts x 10 samples, 10% tolerated: the third error (> 2) settles it as an error.
+    run = run_hazard(make_spec(samples=10), STATIC, ScriptedModel(reply))
+    assert run.verdict is Verdict.ERROR
+    assert len(calls) == 3
+
+
+def test_answers_in_flight_when_the_budget_runs_out_are_kept() -> None:
+    from pytest_codexsafety.models.budget import BudgetedAdapter, RequestBudget
+
+    class Threaded(ScriptedModel):
+        max_concurrency = 8
+
+    budget = RequestBudget(5)
+    adapter = BudgetedAdapter(Threaded(lambda r: SAFE), budget)
+    run = run_hazard(make_spec(samples=10), STATIC, adapter, concurrency=8)
+    assert run.cut_short and run.count(Outcome.SAFE) == 5
+    assert run.verdict is Verdict.INCONCLUSIVE

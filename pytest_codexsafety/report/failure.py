@@ -65,6 +65,7 @@ def failure_text(entry: Mapping[str, Any]) -> str:
             f"  rate:        {percent(entry['rate'])}, {percent(entry['confidence'])} interval "
             f"[{percent(entry['ci_low'])}, {percent(entry['ci_high'])}] ({entry['interval_method']})"
         )
+    if entry["risk_index"] is not None:
         lines.append(
             f"  likelihood:  level {entry['probability_level']} ({entry['probability_name']}) "
             f"at the upper bound; risk index: {entry['risk_index']} -> {entry['acceptance']}"

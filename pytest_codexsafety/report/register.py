@@ -25,7 +25,8 @@ def hazard_entry(run: HazardRun, nodeid: str) -> dict[str, Any]:
     spec = run.spec
     decision = run.decision
     estimate = decision.estimate if decision else None
-    assessment = decision.assessment if decision else None
+    # An errored hazard's interval is mostly its errors: no level or index is claimed.
+    assessment = decision.assessment if decision and run.verdict is not Verdict.ERROR else None
     entry: dict[str, Any] = {
         "id": spec.id,
         "nodeid": nodeid,
