@@ -161,3 +161,23 @@ def test_command_model_never_sees_secrets(pytester: pytest.Pytester, canary: str
                        f"--hazard-report={report}")
     entry = json.loads(report.read_text())["hazards"][0]
     assert entry["safe"] == 2, entry
+
+
+def test_xdist_workers_share_the_cache_and_merge_one_recording(
+    pytester: pytest.Pytester, server: FakeOpenAI, canary: str
+) -> None:
+    pytest.importorskip("xdist")
+    endpoint_project(pytester, server)
+    first = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2",
+                                          "--hazard-record=rec.jsonl", "--hazard-report=r1.json")
+    first.assert_outcomes(passed=1, failed=1)
+    assert server.request_count == 80
+    lines = (pytester.path / "rec.jsonl").read_text().splitlines()
+    assert len(lines) == 80 and len({json.loads(line)["key"] for line in lines}) == 80
+    assert not list(pytester.path.glob("rec.jsonl.*")), "worker parts are merged away"
+    server.reset_counts()
+    second = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2",
+                                           "--hazard-report=r2.json")
+    assert server.request_count == 0
+    assert verdicts(pytester.path / "r2.json") == verdicts(pytester.path / "r1.json")
+    assert second.ret == first.ret == 1

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from .base import ProbeKind
+from .exec import EXEC, ExecProbe
 from .refusal import REFUSAL, RefusalProbe
 from .static import STATIC, StaticProbe
 
-__all__ = ["BUILTIN_KINDS", "REFUSAL", "STATIC", "RefusalProbe", "StaticProbe"]
+__all__ = ["BUILTIN_KINDS", "EXEC", "REFUSAL", "STATIC", "ExecProbe", "RefusalProbe", "StaticProbe"]
 
-BUILTIN_KINDS: tuple[ProbeKind, ...] = (STATIC, REFUSAL)
+BUILTIN_KINDS: tuple[ProbeKind, ...] = (STATIC, REFUSAL, EXEC)
