@@ -283,6 +283,10 @@ class _Sampling:
     presence_penalty: float | None
     frequency_penalty: float | None
 
+    def sent(self) -> dict[str, Any]:
+        """The parameters actually set; the rest are left out so the server's defaults apply."""
+        return {name: value for name, value in vars(self).items() if value is not None}
+
     @classmethod
     def from_request(cls, request: CompletionRequest) -> "_Sampling":
         params = request.params
@@ -430,7 +434,6 @@ class OpenAIAdapter:
 
     def _chat(self, client: openai.OpenAI, request: CompletionRequest,
               s: _Sampling) -> tuple[str, str | None, tuple[int | None, int | None]]:
-        from openai import omit
 
         messages: list[ChatCompletionMessageParam] = []
         if self.options.system_prompt:
@@ -440,13 +443,7 @@ class OpenAIAdapter:
             model=self.model,
             messages=messages,
             n=1,
-            temperature=omit if s.temperature is None else s.temperature,
-            top_p=omit if s.top_p is None else s.top_p,
-            max_tokens=omit if s.max_tokens is None else s.max_tokens,
-            stop=omit if s.stop is None else s.stop,
-            seed=omit if s.seed is None else s.seed,
-            presence_penalty=omit if s.presence_penalty is None else s.presence_penalty,
-            frequency_penalty=omit if s.frequency_penalty is None else s.frequency_penalty,
+            **s.sent(),
         )
         choices = getattr(response, "choices", None)
         if not choices:
@@ -468,19 +465,12 @@ class OpenAIAdapter:
 
     def _legacy(self, client: openai.OpenAI, request: CompletionRequest,
                 s: _Sampling) -> tuple[str, str | None, tuple[int | None, int | None]]:
-        from openai import omit
 
         response = client.completions.create(
             model=self.model,
             prompt=request.prompt,
             n=1,
-            temperature=omit if s.temperature is None else s.temperature,
-            top_p=omit if s.top_p is None else s.top_p,
-            max_tokens=omit if s.max_tokens is None else s.max_tokens,
-            stop=omit if s.stop is None else s.stop,
-            seed=omit if s.seed is None else s.seed,
-            presence_penalty=omit if s.presence_penalty is None else s.presence_penalty,
-            frequency_penalty=omit if s.frequency_penalty is None else s.frequency_penalty,
+            **s.sent(),
         )
         choices = getattr(response, "choices", None)
         if not choices:
