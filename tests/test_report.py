@@ -570,12 +570,13 @@ def test_failure_text_of_errored_samples_shows_the_error_once() -> None:
         return "" if r.sample_index == 4 else SAFE
 
     e = entry_of(run(make_spec("SEC-FLAKY-009", prompts=1, samples=10), reply))
-    assert e["verdict"] == "error"  # 5 of 10 errored: more than max_error_share
+    # More than 10% of the plan errored: sampling stopped at the second error.
+    assert e["verdict"] == "error" and e["samples"] == 2
     text = failure_text(e)
-    assert "  decision:    5 of 10 samples errored (50%), more than the allowed max_error_share" in text
+    assert "  decision:    None of the 2 samples succeeded" in text
     assert "  - prompt 1, sample 0: error" in text.splitlines()
     assert "      error: ModelError: HTTP 503 (attempt 0)" in text.splitlines()
-    assert text.count("      error: ") == 3  # three samples shown at most
+    assert text.count("      error: ") == 2
     # The probe's own reason is evidence already, and is not repeated as an error line.
     e2 = entry_of(run(make_spec("SEC-EMPTY-010", prompts=1, samples=10), lambda r: "" if r.sample_index == 0 else SAFE))
     text2 = failure_text(e2)
