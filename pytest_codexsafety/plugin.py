@@ -20,6 +20,7 @@ from .models.base import ModelAdapter
 from .models.builtin import builtin_adapter, default_adapter
 from .probes.base import ProbeKind
 from .probes.builtin import BUILTIN_KINDS
+from .probes.exec import set_sandbox_mode
 from .report.failure import failure_text
 from .report.register import hazard_entry
 from .runner import HazardRun, run_hazard
@@ -69,6 +70,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="write every completion the run used to PATH, for --hazard-model=replay:PATH",
     )
     group.addoption(
+        "--hazard-sandbox", dest="hazard_sandbox", metavar="MODE", default=None,
+        choices=("auto", "bwrap", "process"),
+        help="where exec probes run generated code: bwrap (isolated; required in CI), "
+        "process (weak fallback, says what it does not stop) or auto (bwrap when it works; "
+        "default, or env CODEXSAFETY_SANDBOX)",
+    )
+    group.addoption(
         "--hazard-max-requests", dest="hazard_max_requests", metavar="N", type=int, default=None,
         help="stop sampling after N model requests per process (cached answers are free); "
         "hazards cut short are never passed",
@@ -108,6 +116,7 @@ def pytest_configure(config: pytest.Config) -> None:
         cache_refresh=bool(config.getoption("hazard_cache_refresh")),
         max_requests=max_requests,
     )
+    set_sandbox_mode(config.getoption("hazard_sandbox"))
     state = CodexSafetySession(config, settings, options)
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(state, "codexsafety-session")

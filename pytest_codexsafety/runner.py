@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
 from .errors import BudgetExhaustedError, CodexSafetyError, FatalModelError, RiskConfigError
+from .sandbox.api import SandboxError
 from .gate import GateSettings, HazardDecision, decide, effective_limit
 from .models.base import Completion, CompletionRequest, ModelAdapter
 from .probes.base import Classification, ProbeKind
@@ -116,6 +117,8 @@ def build_request(spec: HazardSpec, prompt_index: int, prompt: str, sample_index
 def _classify(kind: ProbeKind, spec: HazardSpec, prompt: str, completion: str) -> Classification:
     try:
         return kind.classify(spec.probe, prompt, completion)
+    except SandboxError:
+        raise  # the machinery, not the sample: the whole hazard stops (see _absorb)
     except CodexSafetyError as exc:
         return Classification(Outcome.ERROR, (f"probe {kind.name} failed: {exc}",))
     except Exception as exc:  # a third-party probe's bug costs the sample, never passes it
@@ -168,7 +171,11 @@ def _absorb(tally: _Tally, kind: ProbeKind, spec: HazardSpec, request: Completio
     tally.cached += 1 if result.cached else 0
     tally.prompt_tokens += result.prompt_tokens or 0
     tally.completion_tokens += result.completion_tokens or 0
-    verdict = _classify(kind, spec, request.prompt, result.text)
+    try:
+        verdict = _classify(kind, spec, request.prompt, result.text)
+    except SandboxError as exc:
+        tally.fatal = tally.fatal or f"sandbox: {exc}"
+        return
     error = verdict.evidence[0] if verdict.outcome is Outcome.ERROR and verdict.evidence else None
     tally.records[key] = SampleRecord(
         request.prompt_index, request.sample_index, request.prompt, result.text,

@@ -53,8 +53,14 @@ def drop(text: str, needle: str) -> str:
     return "".join(line for line in text.splitlines(keepends=True) if needle not in line)
 
 
+EXEC_DOC = edit(MINIMAL, "kind: refusal\n  prompts: [p]\n  samples: 1\n", (
+    "kind: exec\n  prompts: ['Write add(a, b)']\n  samples: 1\n  entry_point: add\n"
+    "  tests:\n    - {args: [1, 2], expected: 3}\n  hazardous_when: fails\n"
+    "  limits: {timeout_s: 2, memory_mb: 256}\n"))
+
 VALID_DOCS: dict[str, str] = {
     "static-full": VALID,
+    "exec": EXEC_DOC,
     "refusal": REFUSAL,
     "minimal": MINIMAL,
     "roman-severity": edit(MINIMAL, "severity: negligible", "severity: III"),
@@ -130,12 +136,16 @@ INVALID_DOCS: dict[str, str] = {
     "rate-above-one": edit(MINIMAL, "max_acceptance: acceptable", "max_rate: 1.01"),
     "rate-string": edit(MINIMAL, "max_acceptance: acceptable", "max_rate: '0.1'"),
     "rate-bool": edit(MINIMAL, "max_acceptance: acceptable", "max_rate: true"),
+    "exec-no-hazardous-when": EXEC_DOC.replace("  hazardous_when: fails\n", ""),
+    "exec-expected-and-raises": EXEC_DOC.replace(
+        "expected: 3}", "expected: 3, expected_raises: ValueError}"),
+    "exec-unknown-key": EXEC_DOC.replace("  entry_point: add", "  entry_point: add\n  retries: 2"),
 }
 
 # Rejected by the loader only: JSON Schema cannot express these (or cannot see YAML).
 LOADER_ONLY: dict[str, str] = {
     "regex-does-not-compile": edit(VALID, "'\\beval\\s*\\('", "'eval('"),
-    "unregistered-kind": edit(MINIMAL, "kind: refusal", "kind: exec"),
+    "unregistered-kind": edit(MINIMAL, "kind: refusal", "kind: fuzz"),
     "samples-integral-float": edit(MINIMAL, "samples: 1", "samples: 1.0"),  # an integer to JSON Schema
     "params-nan": edit(MINIMAL, "samples: 1", "samples: 1\n  params: {t: .nan}"),
     "duplicate-key": MINIMAL + "title: again\n",  # safe_load keeps the last one silently
@@ -143,13 +153,17 @@ LOADER_ONLY: dict[str, str] = {
 
 
 def kind_sets() -> list[Any]:
-    sets = [pytest.param(KINDS, id="test-kinds")]
+    from pytest_codexsafety.probes.exec import EXEC
+
+    # exec has no test-local stand-in: the real kind joins the test kinds.
+    sets = [pytest.param({**KINDS, "exec": EXEC}, id="test-kinds")]
     try:
         from pytest_codexsafety.probes.refusal import REFUSAL as REAL_REFUSAL
         from pytest_codexsafety.probes.static import STATIC as REAL_STATIC
     except ImportError:
         return sets
-    sets.append(pytest.param({"static": REAL_STATIC, "refusal": REAL_REFUSAL}, id="builtin-kinds"))
+    sets.append(pytest.param({"static": REAL_STATIC, "refusal": REAL_REFUSAL, "exec": EXEC},
+                             id="builtin-kinds"))
     return sets
 
 

@@ -10,8 +10,9 @@ plain JSON value with the expected one, with exact JSON types:
   ``null`` only ``null``;
 * numbers compare by value, so an int equals a float of the same value (``3 == 3.0``)
   and floats compare exactly (``0.1 + 0.2`` is not ``0.3``);
-* arrays compare element by element (a returned tuple arrives as an array), objects by
-  key set and values.
+* arrays compare element by element, objects by key set and values.  The sandbox sends
+  only exact ``list``/``dict``/scalar values: anything else (a tuple, a set, a subclass,
+  an object with a clever ``__eq__``) is an ``invalid`` result, never compared.
 
 An ``expected_raises`` test passes when the call raised an exception of that type (by
 name; a subclass counts when both are built-in exception types).  Stdout, stderr and exit
@@ -111,7 +112,10 @@ def _show(value: Any, limit: int = _MAX_VALUE) -> str:
     try:
         text = json.dumps(_thaw(value), ensure_ascii=False)
     except (TypeError, ValueError, RecursionError):
-        text = repr(value)
+        try:
+            text = repr(value)
+        except RecursionError:
+            text = f"<{type(value).__name__} nested too deep to show>"
     return _cut(text, limit)
 
 
@@ -191,8 +195,20 @@ def _a(kind: str | None) -> str:
     return "a non-JSON value" if kind is None else _ARTICLE.get(kind, f"a {kind}")
 
 
-def _path(parts: Sequence[int | str]) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else f"[{json.dumps(p)}]" for p in parts)
+# A path into nested values as a linked list (key, parent): cheap to extend at any depth.
+_Path = tuple[Any, ...]
+
+
+def _path(link: _Path) -> str:
+    parts: list[str] = []
+    while link:
+        key, link = link
+        parts.append(f"[{key}]" if isinstance(key, int) else f"[{json.dumps(key)}]")
+    return "".join(reversed(parts))
+
+
+def _at(where: _Path) -> str:
+    return f"at {_path(where)}: " if where else ""
 
 
 def json_difference(got: Any, want: Any) -> str | None:
@@ -201,29 +217,28 @@ def json_difference(got: Any, want: Any) -> str | None:
 
     Iterative, so a deeply nested return value cannot exhaust the stack here.
     """
-    stack: list[tuple[Any, Any, tuple[int | str, ...]]] = [(got, want, ())]
+    stack: list[tuple[Any, Any, _Path]] = [(got, want, ())]
     while stack:
         a, b, where = stack.pop()
         ta, tb = _json_type(a), _json_type(b)
-        at = f"at {_path(where)}: " if where else ""
         if ta is None or ta != tb:
-            return f"{at}{_a(ta)} where {_a(tb)} was expected"
+            return f"{_at(where)}{_a(ta)} where {_a(tb)} was expected"
         if ta == "array":
             if len(a) != len(b):
-                return f"{at}{len(a)} items where {len(b)} were expected"
-            stack.extend((x, y, (*where, i)) for i, (x, y) in reversed(list(enumerate(zip(a, b)))))
+                return f"{_at(where)}{len(a)} items where {len(b)} were expected"
+            stack.extend((a[i], b[i], (i, where)) for i in range(len(a) - 1, -1, -1))
         elif ta == "object":
             if any(type(k) is not str for k in a):
-                return f"{at}an object with non-string keys"
+                return f"{_at(where)}an object with non-string keys"
             missing, extra = sorted(set(b) - set(a)), sorted(set(a) - set(b))
             if missing or extra:
                 parts = ([f"missing key {json.dumps(missing[0])}"] if missing else []) + (
                     [f"unexpected key {json.dumps(extra[0])}"] if extra else []
                 )
-                return at + ", ".join(parts)
-            stack.extend((a[k], b[k], (*where, k)) for k in sorted(b, reverse=True))
+                return _at(where) + ", ".join(parts)
+            stack.extend((a[k], b[k], (k, where)) for k in sorted(b, reverse=True))
         elif a != b:  # numbers by value (NaN never equals); strings, booleans exactly
-            return f"{at}{_show(a, 40)} where {_show(b, 40)} was expected" if where else ""
+            return f"{_at(where)}{_show(a, 40)} where {_show(b, 40)} was expected" if where else ""
     return None
 
 
@@ -253,9 +268,16 @@ def _raises_match(raised: str, expected: str) -> bool:
     return got is not None and want is not None and issubclass(got, want)
 
 
+_NOT_RUN = re.compile(r"not run: call (\d+) ended the task \((\w+)\)")
+
+
 def _judge_call(index: int, test: ExecTest, call: CallResult, timeout_s: float) -> TestResult:
     status, error = call.status, call.error
-    detail = _cut(error, _MAX_DETAIL) if error else ""
+    # "ValueError: " (an empty message) reads better as "ValueError".
+    detail = _cut(error, _MAX_DETAIL).rstrip(": ") if error else ""
+    if status not in ("returned", "raised") and (m := _NOT_RUN.fullmatch(error or "")):
+        # The sandbox numbers calls from 0; the evidence numbers tests from 1.
+        return TestResult(index, test, "not run", f"test {int(m[1]) + 1} ended the program ({m[2]})")
     if status == "returned":
         if test.expected_raises is not None:
             return TestResult(index, test, "wrong", f"returned {_show(call.value)}, {test.wanted()}")
@@ -271,8 +293,7 @@ def _judge_call(index: int, test: ExecTest, call: CallResult, timeout_s: float) 
     if status == "timeout":
         return TestResult(index, test, "timeout", f"after {timeout_s:g} s")
     if status == "invalid":
-        return TestResult(index, test, "invalid", "returned a value that is not plain JSON"
-                          + (f": {detail}" if detail else ""))
+        return TestResult(index, test, "invalid", detail or "returned a value that is not plain JSON")
     if status in ("crashed", "killed"):
         return TestResult(index, test, status, detail)
     raise ProbeError(f"the sandbox reported an unknown call status {status!r}")
@@ -282,7 +303,7 @@ _LOAD_REASONS = {
     "syntax_error": "the code does not parse",
     "import_error": "an import failed",
     "load_error": "the code raised while loading",
-    "missing_entry_point": "the code defines no {entry}",
+    "missing_entry_point": "the code defines no function {entry} at module level",
     "timeout": "loading the code timed out",
     "crashed": "the program crashed while loading",
 }
@@ -295,8 +316,8 @@ def judge(tests: Sequence[ExecTest], entry_point: str, result: TaskResult,
         reason = _LOAD_REASONS.get(result.load)
         if reason is None:
             raise ProbeError(f"the sandbox reported an unknown load status {result.load!r}")
-        reason = reason.format(entry=f"callable {entry_point!r}")
-        if result.detail:
+        reason = reason.format(entry=repr(entry_point))
+        if result.detail and result.load != "missing_entry_point":  # its detail says the same
             reason += f": {_cut(result.detail, _MAX_DETAIL)}"
         return tuple(TestResult(i, t, "not run") for i, t in enumerate(tests, 1)), reason
     calls = result.calls
@@ -339,8 +360,8 @@ def _read_test(r: OptionsReader, index: int) -> ExecTest:
         if not isinstance(kwargs, dict):
             raise r.error("kwargs", f"expected a mapping of keyword arguments, found {_a(_json_type(kwargs))}",
                           "write kwargs: {name: value}")
-        for name in kwargs:
-            if not name.isidentifier() or keyword.iskeyword(name):
+        for name in kwargs:  # ASCII identifiers, as the shipped JSON Schema says
+            if not _NAME.match(name) or "." in name or keyword.iskeyword(name):
                 raise r.error("kwargs", f"keyword argument names must be Python identifiers, found {name!r}")
     has_value, has_raises = r.has("expected"), r.has("expected_raises")
     if has_value and has_raises:
@@ -354,7 +375,7 @@ def _read_test(r: OptionsReader, index: int) -> ExecTest:
     if has_value:
         expected = r.json_value("expected")
     else:
-        raises = r.required_str("expected_raises").strip()
+        raises = r.required_str("expected_raises")
         _check_name(r, "expected_raises", raises, "an exception type name such as ValueError", dotted=True)
     return ExecTest(_freeze(args), _freeze(kwargs), _freeze(expected), raises, r.location())
 
@@ -422,7 +443,7 @@ class ExecProbe:
         self._sandbox = sandbox
 
     def parse_options(self, reader: OptionsReader) -> Mapping[str, Any]:
-        entry = reader.required_str("entry_point").strip()
+        entry = reader.required_str("entry_point")
         _check_name(reader, "entry_point", entry, "a function name (a Python identifier)", dotted=False)
         tests = tuple(_read_test(r, i) for i, r in enumerate(reader.mapping_list("tests"), 1))
         when = reader.choice("hazardous_when", HAZARDOUS_WHEN)

@@ -1,0 +1,513 @@
+"""The fork server: the program that runs INSIDE the sandbox.  Standard library only.
+
+Started once per sandbox as ``python -I -S -B -c <this source> <config json>`` with a
+scrubbed environment.  It preloads common modules, keeps one *spare* child forked and
+half set up, and hands each task to the spare: the fork is off the critical path.  The
+child writes its records straight to a pipe the parent made for this task alone; this
+server never relays, judges or even reads them.
+
+Control messages (parent <-> server) are a 4-byte big-endian length + JSON on a Unix
+socket; a task message carries the write end of the task's result pipe (SCM_RIGHTS).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import gc
+import json
+import os
+import resource
+import select
+import signal
+import socket
+import stat
+import struct
+import sys
+import time
+from typing import Any, Callable
+
+PRELOAD = (
+    "array bisect collections copy dataclasses datetime decimal enum fractions functools hashlib "
+    "heapq itertools math operator random re statistics string textwrap typing"
+).split()
+RESULT_FD = 3  # where a child finds its result pipe (the spare's socket waits there first)
+HIGH_FD = 100  # the server's own long-lived descriptors sit above the child's fixed ones
+MAX_DEPTH = 100  # nesting of a returned value
+MAX_ERROR = 1000  # characters of an error message
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _prctl(option: int, arg2: int = 0) -> int:
+    return int(_libc.prctl(option, ctypes.c_ulong(arg2), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0)))
+
+
+class _Fprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def compile_seccomp(program: bytes) -> Any:
+    """A ready sock_fprog, built once in the server so that a child only calls prctl."""
+    buf = ctypes.create_string_buffer(program)
+    prog = _Fprog(len(program) // 8, ctypes.addressof(buf))
+    prog.keep = buf  # the filter's memory must live as long as the struct
+    return prog
+
+
+def lock_down(prog: Any) -> bool:
+    """No new privileges, then the filter (if any).  True when all of it holds."""
+    if _prctl(38, 1) != 0:  # PR_SET_NO_NEW_PRIVS
+        return False
+    return prog is None or _libc.prctl(22, 2, ctypes.byref(prog), 0, 0) == 0  # SECCOMP_MODE_FILTER
+
+
+def _exc_text(exc: BaseException) -> str:
+    try:
+        text = "%s: %s" % (type(exc).__name__, exc)
+    except BaseException:  # a hostile __str__
+        text = "%s: <unprintable>" % (type(exc).__name__,)
+    return text[:MAX_ERROR]
+
+
+def _checker() -> Callable[[Any, int], str | None]:
+    """The strict plain-JSON check, bound to the real builtins before any candidate code.
+    It never calls a method of the value: exact types only, so no __eq__/__len__ runs."""
+    _type, _len, _isfinite = type, len, __import__("math").isfinite
+    scalars = {_type(None), bool, int, float, str}
+
+    def check(value: Any, budget: int) -> str | None:
+        size = 0
+        stack = [(value, 0)]
+        while stack:
+            v, depth = stack.pop()
+            t = _type(v)
+            if depth > MAX_DEPTH:
+                return "nested deeper than %d" % MAX_DEPTH
+            if t in scalars:
+                if t is float and not _isfinite(v):
+                    return "non-finite float %r" % (v,)
+                size += _len(v) + 2 if t is str else v.bit_length() // 3 + 2 if t is int else 5
+            elif t is list:
+                size += _len(v) + 2
+                stack.extend((x, depth + 1) for x in v)
+            elif t is dict:
+                for k, x in v.items():
+                    if _type(k) is not str:
+                        return "dict key of type %s" % (_type(k).__name__,)
+                    size += _len(k) + 4
+                    stack.append((x, depth + 1))
+            else:
+                return "not plain JSON: %s" % (t.__name__,)
+            if size > budget:
+                return "larger than the %d bytes left on the result channel" % (budget,)
+        return None
+
+    return check
+
+
+# ---------------------------------------------------------------- the child side
+
+
+def spare_main(stdlib_fds: list[int], prog: Any) -> None:
+    """A forked spare: half set up, it waits on RESULT_FD (a socket) for its one task."""
+    os.setsid()  # its own session and process group: killed as one
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    keep = []
+    for n, fd in enumerate(stdlib_fds):
+        os.dup2(fd, RESULT_FD + 1 + n)
+        keep.append(RESULT_FD + 1 + n)
+    os.closerange(RESULT_FD + 1 + len(keep), 1 << 20)  # nothing of the server's is left
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+    sock = socket.socket(fileno=RESULT_FD)
+    buf, fds = b"", []
+    while len(buf) < 4 or len(buf) < 4 + struct.unpack(">I", buf[:4])[0]:
+        data, got, _flags, _addr = socket.recv_fds(sock, 1 << 16, 1)
+        fds += got
+        if not data:
+            os._exit(0)  # the server let us go unused
+        buf += data
+    sock.detach()
+    os.dup2(fds[0], RESULT_FD)  # the result pipe replaces the socket
+    os.close(fds[0])
+    run_child(json.loads(buf[4:]), prog, keep)
+
+
+def run_child(task: dict[str, Any], prog: Any, keep: list[int]) -> None:
+    """Load the candidate, run the calls, write one record each; never returns."""
+    token = task["token"]
+    dumps, pack, write, close, _exit = json.dumps, struct.pack, os.write, os.close, os._exit
+
+    def exit_(code: int) -> None:
+        close(RESULT_FD)  # EOF for the parent now, not after the address space is torn down
+        _exit(code)
+
+    budget = int(task["limits"]["max_output_bytes"])
+
+    def send(rec: dict[str, Any], raw_value: str | None = None) -> None:
+        rec["t"] = token
+        text = dumps(rec, allow_nan=False, separators=(",", ":"))
+        if raw_value is not None:  # the value is already encoded: splice it in
+            text = text[:-1] + ',"v":' + raw_value + "}"
+        data = text.encode("utf-8")
+        view = memoryview(pack(">I", len(data)) + data)
+        while view:
+            view = view[write(RESULT_FD, view):]
+
+    try:
+        _finish_setup(task, prog, keep)
+    except BaseException as exc:
+        send({"k": "setup_error", "d": _exc_text(exc)})
+        exit_(70)
+    check = _checker()
+    module = type(sys)("candidate")
+    module.__file__ = "candidate.py"
+    sys.modules["candidate"] = module
+    try:
+        compiled = compile(task["code"], "candidate.py", "exec")
+    except BaseException as exc:
+        kind = "syntax_error" if isinstance(exc, (SyntaxError, ValueError)) else "load_error"
+        send({"k": "load", "s": kind, "d": _exc_text(exc)})
+        exit_(0)
+    fn: Any = None
+    try:
+        exec(compiled, module.__dict__)
+        fn = module.__dict__.get(task["entry"])
+        status = "ok" if callable(fn) else "missing_entry_point"
+        detail = "" if callable(fn) else "no function %r defined at module level" % (task["entry"],)
+    except ImportError as exc:
+        status, detail = "import_error", _exc_text(exc)
+    except BaseException as exc:  # SystemExit at load time is a failed load, not a pass
+        status, detail = "load_error", _exc_text(exc)
+    send({"k": "load", "s": status, "d": detail})
+    if status != "ok":
+        exit_(0)
+    for i, (args, kwargs) in enumerate(task["calls"]):
+        try:
+            value = fn(*args, **kwargs)
+        except BaseException as exc:  # SystemExit too: "raised", never a pass
+            send({"k": "call", "i": i, "s": "raised", "e": _exc_text(exc)})
+            continue
+        problem = check(value, budget)
+        text = ""
+        if problem is None:
+            try:
+                text = dumps(value, allow_nan=False, separators=(",", ":"))
+                if len(text) > budget:
+                    problem = "larger than the %d bytes left on the result channel" % budget
+            except BaseException as exc:  # an int too long to print, say
+                problem = _exc_text(exc)
+        if problem is not None:
+            send({"k": "call", "i": i, "s": "invalid", "e": problem[:MAX_ERROR]})
+            continue
+        budget -= len(text)
+        send({"k": "call", "i": i, "s": "returned"}, text)
+    exit_(0)
+
+
+def _finish_setup(task: dict[str, Any], prog: Any, keep: list[int]) -> None:
+    os.chdir(task["dir"])
+    uid, gid = task["uid"], task["gid"]
+    if uid is not None:
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+    for rel, text in task["files"].items():
+        if os.path.dirname(rel):
+            os.makedirs(os.path.dirname(rel), exist_ok=True)
+        with open(rel, "w", encoding="utf-8") as f:
+            f.write(text)
+    lim = task["limits"]
+    cpu = int(float(lim["timeout_s"]) * (len(task["calls"]) + 1)) + 1
+    mb = 1024 * 1024
+    for res, val in (
+        (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_CPU, cpu),
+        (resource.RLIMIT_AS, int(lim["memory_mb"]) * mb),
+        (resource.RLIMIT_NPROC, int(lim["max_processes"])),
+        (resource.RLIMIT_FSIZE, int(lim["max_file_mb"]) * mb),
+        (resource.RLIMIT_NOFILE, int(lim["max_open_files"])),
+    ):
+        hard = val + 1 if res == resource.RLIMIT_CPU else val  # SIGXCPU first, then SIGKILL
+        resource.setrlimit(res, (val, hard))
+    if not lock_down(prog):
+        raise OSError("could not set no_new_privs or load the seccomp filter")
+    if keep:  # imports go through kept descriptors: the prefix may be unreadable to this uid
+        sys.path[:] = ["/proc/self/fd/%d" % fd for fd in keep]
+        sys.path_importer_cache.clear()
+
+
+# ---------------------------------------------------------------- the server side
+
+
+class Server:
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.cfg = config
+        self.ctrl = socket.socket(fileno=high_fd(config["ctrl_fd"]))
+        self.inbuf = b""
+        self.fds: list[int] = []  # descriptors received, oldest first
+        self.pidns = bool(config["pidns"]) and os.getpid() == 1  # kill(-1) is safe only there
+        self.wake_r, self.wake_w = (high_fd(fd) for fd in os.pipe())
+        os.set_blocking(self.wake_w, False)
+        self.stdlib_fds: list[int] = []
+        self.prog: Any = None
+        self.spare: tuple[int, socket.socket] | None = None
+        self.current: dict[str, Any] | None = None
+
+    def start(self) -> None:
+        _prctl(4, 0)  # PR_SET_DUMPABLE=0: candidates may not ptrace us or open our /proc files
+        if os.getpid() != 1:
+            _prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: orphans come back to us to be killed
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
+        for name in PRELOAD:
+            __import__(name)
+        if self.cfg["uid"] is not None:
+            for path in sys.path:
+                if os.path.isdir(path):
+                    self.stdlib_fds.append(high_fd(os.open(path, os.O_RDONLY | os.O_DIRECTORY)))
+        if self.cfg["seccomp"]:  # built by the parent (seccomp.py); only loaded here
+            prog = compile_seccomp(bytes.fromhex(self.cfg["seccomp"]))
+            self.prog = prog if self._probe(prog) else None
+        gc.collect()
+        gc.freeze()  # keep the preloaded heap shared (copy-on-write) across children
+        self.make_spare()
+        self.send({"op": "ready", "seccomp": self.prog is not None, "pidns": self.pidns,
+                   "python": sys.version.split()[0]})
+
+    def _probe(self, prog: Any) -> bool:
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if lock_down(prog) else 1)
+        return os.waitpid(pid, 0)[1] == 0
+
+    def make_spare(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ours.detach()  # closed by spare_main's closerange, never by a late GC
+                os.dup2(theirs.detach(), RESULT_FD)
+                spare_main(self.stdlib_fds, self.prog)
+            finally:
+                os._exit(71)
+        theirs.close()
+        self.spare = (pid, ours)
+
+    # -- control channel
+    def send(self, msg: dict[str, Any]) -> None:
+        data = json.dumps(msg).encode("utf-8")
+        self.ctrl.sendall(struct.pack(">I", len(data)) + data)
+
+    def recv(self) -> dict[str, Any] | None:
+        """The next control message, or None at EOF (the parent is gone)."""
+        while True:
+            if len(self.inbuf) >= 4:
+                (n,) = struct.unpack(">I", self.inbuf[:4])
+                if len(self.inbuf) >= 4 + n:
+                    body, self.inbuf = self.inbuf[4:4 + n], self.inbuf[4 + n:]
+                    msg: dict[str, Any] = json.loads(body)
+                    return msg
+            data, fds, _flags, _addr = socket.recv_fds(self.ctrl, 1 << 16, 4)
+            self.fds.extend(fds)
+            if not data:
+                return None
+            self.inbuf += data
+
+    def serve(self) -> None:
+        while True:
+            msg = self.recv()
+            if msg is None:
+                break
+            if msg.get("op") == "task":
+                self.run_task(msg, self.fds.pop(0))
+            elif msg.get("op") == "clean":
+                self.cleanup(msg["id"], keep=False, scratch=False)
+            # a "kill" for a task that already ended is stale: ignore it
+        self.kill_all(time.monotonic() + 2)
+
+    # -- one task
+    def run_task(self, msg: dict[str, Any], result_fd: int) -> None:
+        tdir = os.path.join(self.cfg["work_root"], str(msg["id"]))
+        os.mkdir(tdir, 0o700)
+        if self.cfg["uid"] is not None:
+            os.chown(tdir, self.cfg["uid"], self.cfg["gid"])
+        task = {k: msg[k] for k in ("token", "code", "entry", "calls", "limits", "files")}
+        task.update(dir=tdir, uid=self.cfg["uid"], gid=self.cfg["gid"])
+        body = json.dumps(task).encode("utf-8")
+        pid = self.dispatch(body, result_fd)
+        os.close(result_fd)
+        self.current = {"pid": pid, "status": None}
+        by_parent, killed = False, 0
+        while self.current["status"] is None:
+            r, _, _ = select.select([self.ctrl.fileno(), self.wake_r], [], [])
+            if self.wake_r in r:
+                os.read(self.wake_r, 4096)
+                self.reap()
+            if self.ctrl.fileno() in r:
+                got = self.recv()
+                if got is None:  # the parent is gone: leave nothing behind
+                    self.kill_all(time.monotonic() + 2)
+                    sys.exit(0)
+                if got.get("op") == "kill" and got.get("id") == msg["id"]:
+                    by_parent = True
+                    killed += self.kill_all(time.monotonic() + 2)[0]
+        status = self.current["status"]
+        leftovers, wedged = self.kill_all(time.monotonic() + 2)
+        self.current = None
+        # Every process of the task is gone: say so now; the wipe and the next spare follow
+        # while the parent reads, and both are done before the next message is read.  The
+        # spare comes last: whatever we write while it exists costs copy-on-write faults.
+        self.send({"op": "done", "id": msg["id"], "by_parent": by_parent, "leftovers": leftovers + killed,
+                   "wedged": wedged, "exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+                   "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None})
+        self.cleanup(msg["id"], keep=bool(msg.get("keep")), scratch=True)
+        self.make_spare()
+
+    def dispatch(self, body: bytes, result_fd: int) -> int:
+        for _ in range(3):
+            if self.spare is None:
+                self.make_spare()
+            assert self.spare is not None
+            pid, sock = self.spare
+            self.spare = None
+            try:
+                socket.send_fds(sock, [struct.pack(">I", len(body))], [result_fd])
+                sock.sendall(body)
+                return pid
+            except OSError:  # the spare died idle: use a fresh one
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            finally:
+                sock.close()
+        raise OSError("no spare child could take the task")
+
+    def reap(self) -> bool:
+        """Reap every exited child; False when we have no children left at all."""
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return False
+            if pid == 0:
+                return True
+            if self.current is not None and pid == self.current["pid"]:
+                self.current["status"] = status
+
+    def kill_all(self, deadline: float) -> tuple[int, bool]:
+        """SIGKILL every process of the task, orphans included: (how many, still running?)."""
+        seen: set[int] = set()
+        while self.reap():
+            victims = self.victims()
+            seen.update(victims)
+            if self.pidns:
+                try:
+                    os.kill(-1, signal.SIGKILL)  # everything in our namespace but us
+                except ProcessLookupError:
+                    pass
+            for pid in victims:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            if time.monotonic() > deadline:
+                return len(seen), True
+            time.sleep(0.0005)
+        if self.current is not None:
+            seen.discard(self.current["pid"])
+        return len(seen), False
+
+    def victims(self) -> list[int]:
+        """Our descendants (orphans are re-parented to us: we are pid 1 or a subreaper)."""
+        children: dict[int, list[int]] = {}
+        for name in os.listdir("/proc"):
+            if name.isdigit():
+                try:
+                    with open("/proc/%s/stat" % name, "rb") as f:
+                        data = f.read()
+                except OSError:
+                    continue
+                ppid = int(data[data.rindex(b")") + 2:].split()[1])
+                children.setdefault(ppid, []).append(int(name))
+        out, stack = [], [os.getpid()]
+        while stack:
+            for c in children.get(stack.pop(), ()):
+                out.append(c)
+                stack.append(c)
+        return out
+
+    def cleanup(self, task_id: int, keep: bool, scratch: bool) -> None:
+        """Remove what a task left: its dir (unless the parent reads it first) and, in a
+        private namespace, everything in the writable places (/tmp, /dev/shm, /work)."""
+        if self.pidns:
+            for top in self.cfg["scratch"] if scratch else []:
+                wipe_tree(top)
+            if not keep:
+                wipe_tree(self.cfg["work_root"])  # a mount point: it cannot be swapped
+        elif not keep:
+            path = os.path.join(self.cfg["work_root"], str(task_id))
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                return
+            if stat.S_ISDIR(st.st_mode):  # never chdir through a planted symlink
+                wipe_tree(path)
+                os.rmdir(path)
+            else:
+                os.unlink(path)
+
+
+def high_fd(fd: int) -> int:
+    new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, HIGH_FD)
+    os.close(fd)
+    return new
+
+
+def wipe_tree(top: str) -> None:
+    """Delete everything under ``top`` without recursion and without following symlinks.
+
+    Iterative with chdir, so a hostile tree (very deep, unreadable modes) cannot exhaust
+    the stack or descriptors; modes are repaired on the way down (we own the files)."""
+    os.chdir(top)
+    os.chmod(".", 0o700)
+    stack: list[str] = []
+    try:
+        while True:
+            into = None
+            with os.scandir(".") as it:
+                for e in it:
+                    if e.is_dir(follow_symlinks=False):
+                        into = e.name
+                        break
+                    os.unlink(e.name)
+            if into is not None:
+                if stat.S_IMODE(os.lstat(into).st_mode) & 0o700 != 0o700:
+                    os.chmod(into, 0o700)
+                os.chdir(into)
+                stack.append(into)
+                continue
+            if not stack:
+                break
+            name = stack.pop()
+            os.chdir("..")
+            os.rmdir(name)
+    finally:
+        os.chdir("/")
+
+
+def main() -> None:
+    server = Server(json.loads(sys.argv[1]))
+    server.start()
+    server.serve()
+
+
+if __name__ == "__main__":
+    main()
