@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.metadata
+import atexit
 import os
 import threading
 import time
@@ -144,6 +145,26 @@ def _forget_models_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_models_after_fork)
+
+
+def _close_models_at_exit() -> None:
+    # Freed while the interpreter still works: left to garbage collection at shutdown,
+    # llama-cpp-python's destructors run after its own module globals are gone and
+    # print "Exception ignored in Llama.__del__" tracebacks.
+    with _registry_lock:
+        slots = list(_registry.values())
+        _registry.clear()
+    for slot in slots:
+        with slot.lock:
+            if slot.llama is not None:
+                try:
+                    slot.llama.close()
+                except Exception:  # a destructor's failure must not mask the exit status
+                    pass
+                slot.llama = None
+
+
+atexit.register(_close_models_at_exit)
 
 
 def _slot_for(path: Path, n_ctx: int, n_threads: int) -> _Slot:
