@@ -31,13 +31,16 @@ class SourceLocation:
 
 @dataclass(frozen=True)
 class Rule:
-    """A static-probe rule: exactly one of ``pattern`` (regex) or ``ast_call`` is set."""
+    """A static-probe rule: exactly one of ``pattern`` (regex), ``ast_call`` or
+    ``detector`` (a registered static analysis, with its validated ``options``) is set."""
 
     id: str
     pattern: str | None = None
     ast_call: str | None = None
     description: str | None = None
     location: SourceLocation | None = None
+    detector: str | None = None
+    options: Mapping[str, Any] = field(default_factory=_empty)
 
 
 @dataclass(frozen=True)

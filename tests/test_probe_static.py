@@ -138,7 +138,7 @@ def test_options_schema_describes_rules() -> None:
     schema = STATIC.options_schema()
     items = schema["rules"]["items"]
     assert schema["rules"]["minItems"] == 1
-    assert set(items["properties"]) == {"id", "pattern", "ast_call", "description"}
+    assert set(items["properties"]) == {"id", "pattern", "ast_call", "detector", "options", "description"}
     assert items["additionalProperties"] is False
     assert REFUSAL.options_schema() == {}
 

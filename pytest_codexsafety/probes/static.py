@@ -4,7 +4,8 @@ Nothing is executed.  The code comes from :func:`~pytest_codexsafety.extract.ext
 (the whole completion when none is found).  ``pattern`` rules search the code as text
 (comments and strings included); ``ast_call`` rules look for calls in the AST, with
 callee names resolved through imports, simple assignments, ``getattr(x, "n")`` and
-``__import__("m")``.  A bare rule (``eval``) matches ``eval(...)`` and
+``__import__("m")``; ``detector`` rules run a registered static analysis
+(:mod:`pytest_codexsafety.detectors`).  A bare rule (``eval``) matches ``eval(...)`` and
 ``builtins.eval(...)`` but not methods (``self.eval()``); a dotted rule (``os.system``)
 matches a resolved name equal to it or ending in ``.os.system``.  Code that does not
 parse is scanned by tokens, then by a regular expression, and the evidence says so.
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal, Mapping, Sequence
 
+from ..detectors import findings_evidence, get_detector, read_detector_rule, rule_schema
 from ..errors import ProbeError
 from ..extract import extract_code, parse_python, quiet_warnings
 from ..specmodel import ProbeSpec, Rule, SourceLocation
@@ -31,7 +33,8 @@ from .base import Classification, OptionsReader
 __all__ = ["STATIC", "Call", "StaticProbe", "find_calls", "match_rule"]
 
 EMPTY_COMPLETION = "model returned an empty completion"
-_RULE_KEYS = ("id", "pattern", "ast_call", "description")
+_RULE_KEYS = ("id", "pattern", "ast_call", "detector", "options", "description")
+_MATCHERS = ("pattern", "ast_call", "detector")
 _CALL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 # The JSON Schema form of the same check, keywords excluded segment by segment.
 _SEGMENT = rf"(?!(?:{'|'.join(keyword.kwlist)})(?:\.|$))[A-Za-z_][A-Za-z0-9_]*"
@@ -308,14 +311,21 @@ def _parse_rule(r: OptionsReader, seen: dict[str, SourceLocation]) -> Rule:
         raise r.error("id", "must not be empty")
     if rule_id in seen:
         raise r.error("id", f"duplicate rule id {rule_id!r}", f"first declared at line {seen[rule_id].line}")
-    has_pattern, has_call = r.has("pattern"), r.has("ast_call")
-    if has_pattern and has_call:
-        raise r.error("ast_call", "a rule takes exactly one of 'pattern' or 'ast_call', not both")
-    if not (has_pattern or has_call):
-        raise r.error(None, f"rule {rule_id!r} needs one of 'pattern' (a regular expression) "
-                      "or 'ast_call' (a call name such as os.system)")
+    given = [k for k in _MATCHERS if r.has(k)]
+    if len(given) > 1:
+        raise r.error(given[1], f"a rule takes exactly one of 'pattern', 'ast_call' or 'detector', "
+                      f"not {' and '.join(given)}")
+    if not given:
+        raise r.error(None, f"rule {rule_id!r} needs one of 'pattern' (a regular expression), "
+                      "'ast_call' (a call name such as os.system) or 'detector' (such as bandit)")
+    if r.has("options") and given != ["detector"]:
+        raise r.error("options", "'options' belongs to a 'detector' rule", "remove it, or use 'detector:'")
     pattern = ast_call = None
-    if has_pattern:
+    if given == ["detector"]:
+        seen[rule_id] = r.location("id")
+        name, options = read_detector_rule(r)
+        return Rule(rule_id, None, None, r.optional_str("description"), r.location(), name, options)
+    if given == ["pattern"]:
         pattern = r.required_str("pattern")
         _check_pattern(r, pattern)
     else:
@@ -368,14 +378,22 @@ class StaticProbe:
                 if calls is None:
                     calls, parsed = find_calls(code)
                 evidence.extend(_call_findings(rule, rule.ast_call, calls, lines))
+            elif rule.detector is not None:
+                detector = get_detector(rule.detector)
+                text = completion if detector.scope == "completion" else code
+                found = detector.detect(text, rule.options)
+                evidence.extend(findings_evidence(rule.id, rule.description, detector, found, text))
         if calls is not None and not parsed and not evidence:
             notes.append("code did not parse; calls were looked for by tokens")
+        if not evidence and any(r.detector for r in rules) and parse_python(code) is None:
+            notes.append("code did not parse; detectors analysed the lines that do")
         if evidence:
             return Classification(Outcome.HAZARDOUS, tuple(evidence + notes), code)
         return Classification(Outcome.SAFE, ("no rule matched", *notes), code)
 
     def options_schema(self) -> Mapping[str, Any]:
         string: dict[str, Any] = {"type": "string", "minLength": 1}
+        detector = rule_schema()
         rule = {
             "type": "object",
             "additionalProperties": False,
@@ -384,9 +402,12 @@ class StaticProbe:
                 "id": {**string, "description": "unique within the probe"},
                 "pattern": {**string, "description": "Python regex searched (MULTILINE) over the code"},
                 "ast_call": {**string, "pattern": _CALL_NAME_SCHEMA, "description": "e.g. eval, os.system"},
+                **detector["properties"],
                 "description": {"type": "string"},
             },
-            "oneOf": [{"required": ["pattern"]}, {"required": ["ast_call"]}],
+            "oneOf": [{"required": [k]} for k in _MATCHERS],
+            "dependentRequired": detector["dependentRequired"],
+            "allOf": detector["allOf"],
         }
         return {"rules": {"type": "array", "minItems": 1, "items": rule}}
 
