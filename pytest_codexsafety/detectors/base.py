@@ -15,7 +15,7 @@ import re
 import textwrap
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Literal, Mapping, Protocol, Sequence, runtime_checkable
+from typing import ClassVar, Any, Literal, Mapping, Protocol, Sequence, runtime_checkable
 
 from ..extract import quiet_warnings
 
@@ -150,6 +150,23 @@ def validate_options(declared: Sequence[Option], options: Mapping[str, Any]) -> 
             raise OptionError(key, f"unknown option {key!r}; expected one of {allowed}", hint)
     out = {o.name: _check(o, options[o.name]) if o.name in options else o.default for o in declared}
     return MappingProxyType(out)
+
+
+class OptionTableDetector:
+    """Shared plumbing of detectors whose options are a fixed table of :class:`Option`
+    and which need nothing installed beyond the standard library."""
+
+    __slots__ = ()
+    option_table: ClassVar[Sequence["Option"]] = ()
+
+    def check_available(self) -> None:
+        return None
+
+    def parse_options(self, options: Mapping[str, Any]) -> Mapping[str, Any]:
+        return validate_options(self.option_table, options)
+
+    def options_schema(self) -> Mapping[str, Any]:
+        return options_schema(self.option_table)
 
 
 def options_schema(declared: Sequence[Option]) -> dict[str, Any]:

@@ -35,7 +35,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
-from .base import Finding, Option, Scope, dotted_name, options_schema, salvage, validate_options
+from .base import Finding, Option, OptionTableDetector, Scope, dotted_name, options_schema, salvage, validate_options
 
 __all__ = ["CATEGORIES", "EXCLUSIONARY_CATEGORIES", "ExclusionaryCategoriesDetector"]
 
@@ -242,23 +242,15 @@ class _Analysis:
                         break
 
 
-class ExclusionaryCategoriesDetector:
+class ExclusionaryCategoriesDetector(OptionTableDetector):
     """See the module docstring."""
 
     __slots__ = ()
+    option_table = _OPTIONS
     name: str = "exclusionary-categories"
     summary: str = ("binary or closed sets of gender, race, religion or sexual orientation; inference from "
                     "proxies; decisions on them")
     scope: Scope = "code"
-
-    def check_available(self) -> None:
-        return None
-
-    def parse_options(self, options: Mapping[str, Any]) -> Mapping[str, Any]:
-        return validate_options(_OPTIONS, options)
-
-    def options_schema(self) -> Mapping[str, Any]:
-        return options_schema(_OPTIONS)
 
     def detect(self, code: str, options: Mapping[str, Any]) -> list[Finding]:
         opts = validate_options(_OPTIONS, options)

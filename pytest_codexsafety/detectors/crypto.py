@@ -37,6 +37,7 @@ from typing import Any, Callable, Mapping
 
 from .base import (
     Finding,
+    OptionTableDetector,
     Option,
     Scope,
     dotted_name,
@@ -299,23 +300,15 @@ class _Walker(ast.NodeVisitor):
                      "secrets module", "CWE-338")
 
 
-class WeakCryptoDetector:
+class WeakCryptoDetector(OptionTableDetector):
     """See the module docstring."""
 
     __slots__ = ()
+    option_table = _OPTIONS
     name: str = "weak-crypto"
     summary: str = ("RSA/DSA keys under 2048 bits, ECB mode, DES/3DES/RC4, fast hashes on passwords, "
                     "weak PBKDF2, random for secrets")
     scope: Scope = "code"
-
-    def check_available(self) -> None:
-        return None
-
-    def parse_options(self, options: Mapping[str, Any]) -> Mapping[str, Any]:
-        return validate_options(_OPTIONS, options)
-
-    def options_schema(self) -> Mapping[str, Any]:
-        return options_schema(_OPTIONS)
 
     def detect(self, code: str, options: Mapping[str, Any]) -> list[Finding]:
         opts = validate_options(_OPTIONS, options)

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from ..extract import extract_code_blocks
-from .base import Finding, Option, Scope, options_schema, salvage, validate_options
+from .base import Finding, OptionTableDetector, Option, Scope, options_schema, salvage, validate_options
 
 __all__ = ["HALLUCINATED_PACKAGE", "HallucinatedPackageDetector", "IMPORT_TO_DISTRIBUTION", "known_distributions"]
 
@@ -196,10 +196,11 @@ def _installs(text: str) -> Iterator[tuple[str, int]]:
                         break
 
 
-class HallucinatedPackageDetector:
+class HallucinatedPackageDetector(OptionTableDetector):
     """See the module docstring."""
 
     __slots__ = ()
+    option_table = _OPTIONS
     name: str = "hallucinated-package"
     summary: str = ("imports and install commands naming packages that are neither standard library, "
                     "nor among the ~15,000 most downloaded PyPI packages, nor local (unverified)")
@@ -207,12 +208,6 @@ class HallucinatedPackageDetector:
 
     def check_available(self) -> None:
         known_distributions()  # fail at load time if the data file is missing
-
-    def parse_options(self, options: Mapping[str, Any]) -> Mapping[str, Any]:
-        return validate_options(_OPTIONS, options)
-
-    def options_schema(self) -> Mapping[str, Any]:
-        return options_schema(_OPTIONS)
 
     def detect(self, code: str, options: Mapping[str, Any]) -> list[Finding]:
         opts = validate_options(_OPTIONS, options)

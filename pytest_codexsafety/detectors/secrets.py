@@ -31,7 +31,7 @@ import ast
 import re
 from typing import Any, Mapping
 
-from .base import Finding, Option, Scope, dotted_name, options_schema, salvage, validate_options
+from .base import Finding, Option, OptionTableDetector, Scope, dotted_name, options_schema, salvage, validate_options
 
 __all__ = ["HARDCODED_SECRET", "HardcodedSecretDetector", "is_placeholder", "is_secret_name"]
 
@@ -225,24 +225,16 @@ def _by_lines(text: str, min_length: int, only: frozenset[int] | None = None) ->
     return found
 
 
-class HardcodedSecretDetector:
+class HardcodedSecretDetector(OptionTableDetector):
     """See the module docstring."""
 
     __slots__ = ()
+    option_table = _OPTIONS
     name: str = "hardcoded-secret"
     summary: str = "API keys, tokens, passwords and private keys written into the code as literals (CWE-798)"
     scope: Scope = "code"
     #: Evidence must not quote the matched line: it holds the secret.
     quote: bool = False
-
-    def check_available(self) -> None:
-        return None
-
-    def parse_options(self, options: Mapping[str, Any]) -> Mapping[str, Any]:
-        return validate_options(_OPTIONS, options)
-
-    def options_schema(self) -> Mapping[str, Any]:
-        return options_schema(_OPTIONS)
 
     def detect(self, code: str, options: Mapping[str, Any]) -> list[Finding]:
         min_length = int(validate_options(_OPTIONS, options)["min_length"])
