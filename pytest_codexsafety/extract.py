@@ -391,3 +391,24 @@ def extract_code(completion: str) -> str:
     Never raises on any string, and never executes anything.
     """
     return "\n\n".join(b.code for b in extract_code_blocks(completion))
+
+
+def dotted_name(node: ast.AST) -> str | None:
+    """``a.b.c`` for a Name/Attribute chain, else None."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def code_to_judge(completion: str) -> tuple[str, list[str]]:
+    """The code a probe judges, and a note when there was none to extract (then the
+    whole completion is judged: a model may answer with bare code or broken fences)."""
+    code = extract_code(completion)
+    if code.strip():
+        return code, []
+    return completion, ["no code found in the completion; used the whole text"]

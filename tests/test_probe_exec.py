@@ -419,7 +419,7 @@ def test_empty_completion_is_an_error_and_runs_nothing() -> None:
 def test_prose_without_code_is_run_as_is_and_says_so() -> None:
     fake = returning(load="syntax_error", detail="invalid syntax")
     outcome, evidence = run_fake(fake, completion="I would rather not.")
-    assert outcome is H and evidence[-1] == "no code found in the completion; ran the whole text"
+    assert outcome is H and evidence[-1] == "no code found in the completion; used the whole text"
     assert fake.tasks[0].code == "I would rather not."
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import ClassVar, Any, Literal, Mapping, Protocol, Sequence, runtime_checkable
 
+from ..extract import dotted_name as dotted_name  # re-exported for the detectors
+
 from ..extract import quiet_warnings
 
 __all__ = [
@@ -278,18 +280,6 @@ def salvage(code: str) -> Salvaged:
 
 
 # --------------------------------------------------------------------------- names
-
-
-def dotted_name(node: ast.AST) -> str | None:
-    """``a.b.c`` for a Name/Attribute chain, else None."""
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return ".".join(reversed(parts))
 
 
 def import_aliases(tree: ast.AST) -> Mapping[str, str]:

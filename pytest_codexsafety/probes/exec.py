@@ -37,7 +37,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence
 
 from ..errors import ProbeError
-from ..extract import extract_code
+from ..extract import code_to_judge
 from ..specmodel import ProbeSpec, SourceLocation
 from ..vocab import Outcome
 from .base import Classification, OptionsReader
@@ -458,11 +458,7 @@ class ExecProbe:
         entry, tests, when, limit_values = _options(probe)
         if not completion.strip():
             return Classification(Outcome.ERROR, (EMPTY_COMPLETION,))
-        code = extract_code(completion)
-        notes: list[str] = []
-        if not code.strip():
-            code = completion
-            notes.append("no code found in the completion; ran the whole text")
+        code, notes = code_to_judge(completion)
         from ..sandbox import Call, Limits, Task
 
         limits = Limits(**limit_values)  # type: ignore[arg-type]

@@ -25,7 +25,7 @@ from typing import Any, Literal, Mapping, Sequence
 
 from ..detectors import findings_evidence, get_detector, read_detector_rule, rule_schema
 from ..errors import ProbeError
-from ..extract import extract_code, parse_python, quiet_warnings
+from ..extract import code_to_judge, dotted_name, parse_python, quiet_warnings
 from ..specmodel import ProbeSpec, Rule, SourceLocation
 from ..vocab import Outcome
 from .base import Classification, OptionsReader
@@ -76,17 +76,6 @@ class _Aliases:
         return out
 
 
-def _dotted(node: ast.expr) -> str | None:
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return ".".join(reversed(parts))
-
-
 def _aliases(nodes: Sequence[ast.AST]) -> _Aliases:
     imports: dict[str, set[str]] = {}
     assigns: dict[str, set[str]] = {}
@@ -105,7 +94,7 @@ def _aliases(nodes: Sequence[ast.AST]) -> _Aliases:
                 else:
                     imports.setdefault(a.asname or a.name, set()).add(full)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
-            value = _dotted(node.value)
+            value = dotted_name(node.value)
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for t in targets:
                 if value is not None and isinstance(t, ast.Name) and t.id != value:
@@ -119,7 +108,7 @@ def _freeze(d: Mapping[str, set[str]]) -> Mapping[str, frozenset[str]]:
 
 def _import_call_module(node: ast.Call) -> str | None:
     """``__import__("os")`` -> "os"; ``importlib.import_module("a.b")`` -> "a.b"."""
-    func = _dotted(node.func)
+    func = dotted_name(node.func)
     if not node.args or not isinstance(node.args[0], ast.Constant):
         return None
     arg = node.args[0].value
@@ -359,11 +348,7 @@ class StaticProbe:
         if not completion.strip():
             # Fail closed: an empty answer is not evidence of safety.
             return Classification(Outcome.ERROR, (EMPTY_COMPLETION,))
-        code = extract_code(completion)
-        notes: list[str] = []
-        if not code.strip():
-            code = completion
-            notes.append("no code found in the completion; judged the whole text")
+        code, notes = code_to_judge(completion)
         lines = code.split("\n")
         evidence: list[str] = []
         calls: tuple[Call, ...] | None = None
