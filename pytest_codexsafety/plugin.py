@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from . import hookspecs
-from .errors import CodexSafetyError, ModelConfigError, RiskConfigError
+from .errors import CodexSafetyError, RiskConfigError
 from .items import HazardFile, error_run, is_hazard_file, junit_properties
 from .cache import default_cache_path
 from .models.base import ModelAdapter

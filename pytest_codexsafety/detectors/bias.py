@@ -35,7 +35,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
-from .base import Finding, Option, OptionTableDetector, Scope, dotted_name, options_schema, salvage, validate_options
+from .base import Finding, Option, OptionTableDetector, Scope, dotted_name, salvage, validate_options
 
 __all__ = ["CATEGORIES", "EXCLUSIONARY_CATEGORIES", "ExclusionaryCategoriesDetector"]
 

@@ -43,7 +43,6 @@ from .base import (
     dotted_name,
     import_aliases,
     name_matches,
-    options_schema,
     qualified_name,
     salvage,
     validate_options,

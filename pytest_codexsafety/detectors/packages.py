@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from ..extract import extract_code_blocks
-from .base import Finding, OptionTableDetector, Option, Scope, options_schema, salvage, validate_options
+from .base import Finding, OptionTableDetector, Option, Scope, salvage, validate_options
 
 __all__ = ["HALLUCINATED_PACKAGE", "HallucinatedPackageDetector", "IMPORT_TO_DISTRIBUTION", "known_distributions"]
 

@@ -31,7 +31,7 @@ import ast
 import re
 from typing import Any, Mapping
 
-from .base import Finding, Option, OptionTableDetector, Scope, dotted_name, options_schema, salvage, validate_options
+from .base import Finding, Option, OptionTableDetector, Scope, dotted_name, salvage, validate_options
 
 __all__ = ["HARDCODED_SECRET", "HardcodedSecretDetector", "is_placeholder", "is_secret_name"]
 
