@@ -23,6 +23,30 @@ def error_run(spec: HazardSpec, message: str) -> HazardRun:
     """A run that never sampled: its entry still reaches the register, as an error."""
     return HazardRun(spec=spec, samples=(), decision=None, error=message)
 
+
+def sample_hazard(state: "CodexSafetySession", spec: HazardSpec) -> HazardRun:
+    """Sample and decide one hazard with the session's model and settings.
+
+    Whatever goes wrong becomes an errored run, so the register records the hazard as an
+    error (the gate fails closed) instead of losing it to a traceback.
+    """
+    try:
+        return run_hazard(
+            spec,
+            state.probe_kind(spec.probe.kind),
+            state.adapter(),
+            risk_model=state.settings.risk_model,
+            settings=state.settings.gate,
+            seed=state.settings.seed,
+            concurrency=state.settings.model.concurrency,
+        )
+    except CodexSafetyError as exc:  # no model, unknown kind, ...
+        return error_run(spec, str(exc))
+    except Exception as exc:  # a bug in the plugin or in a third-party adapter or kind
+        return error_run(
+            spec, f"internal error while sampling: {type(exc).__name__}: {exc} (please report it)"
+        )
+
 HAZARD_SUFFIXES = (".hazard.yaml", ".hazard.yml")
 
 
@@ -99,22 +123,7 @@ class HazardItem(pytest.Item):
     def setup(self) -> None:
         """Sample the model here, so a machinery fault is reported as an ERROR, not a
         failure of the hazard."""
-        state = session_state(self.config)
-        try:
-            adapter = state.adapter()
-            kind = state.probe_kind(self.spec.probe.kind)
-            run = run_hazard(
-                self.spec,
-                kind,
-                adapter,
-                risk_model=state.settings.risk_model,
-                settings=state.settings.gate,
-                seed=state.settings.seed,
-                concurrency=state.settings.model.concurrency,
-            )
-        except CodexSafetyError as exc:
-            # Never sampled (no model, unknown kind...): still an error entry in the register.
-            run = error_run(self.spec, str(exc))
+        run = sample_hazard(session_state(self.config), self.spec)
         self.hazard_run = run
         entry = hazard_entry(run, self.nodeid)
         self.codexsafety_entry = entry

@@ -14,7 +14,7 @@ import yaml
 
 from . import hookspecs
 from .errors import CodexSafetyError, RiskConfigError
-from .items import HazardFile, error_run, is_hazard_file, junit_properties
+from .items import HazardFile, is_hazard_file, junit_properties, sample_hazard
 from .cache import default_cache_path
 from .models.base import ModelAdapter
 from .models.builtin import builtin_adapter, default_adapter
@@ -23,7 +23,7 @@ from .probes.builtin import BUILTIN_KINDS
 from .probes.exec import set_sandbox_mode
 from .report.failure import failure_text
 from .report.register import hazard_entry
-from .runner import HazardRun, run_hazard
+from .runner import HazardRun
 from .session import STATE_KEY, CodexSafetySession, SessionOptions
 from .settings import INI_KEYS, settings_from_ini
 from .spec import load_hazard_text
@@ -105,14 +105,11 @@ def pytest_configure(config: pytest.Config) -> None:
     base = config.invocation_params.dir
     report = config.getoption("hazard_report")
     record = config.getoption("hazard_record")
-    cache = config.getoption("hazard_cache") or ini("hazard_cache").strip() or None
     options = SessionOptions(
         model_spec=model_spec,
         report_path=base / report if report else None,
         record_path=base / record if record else None,
-        cache_path=(None if cache == "off" else
-                    (base / cache if config.getoption("hazard_cache") else config.rootpath / cache)
-                    if cache else default_cache_path(config.rootpath)),
+        cache_path=_cache_path(config, ini("hazard_cache").strip()),
         cache_refresh=bool(config.getoption("hazard_cache_refresh")),
         max_requests=max_requests,
     )
@@ -120,6 +117,19 @@ def pytest_configure(config: pytest.Config) -> None:
     state = CodexSafetySession(config, settings, options)
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(state, "codexsafety-session")
+
+
+def _cache_path(config: pytest.Config, ini_value: str) -> Path | None:
+    """--hazard-cache (relative to the invocation dir), else the ini key (relative to the
+    rootdir), else the default; ``off`` disables the cache."""
+    option = str(config.getoption("hazard_cache") or "")
+    if option == "off" or (not option and ini_value == "off"):
+        return None
+    if option:
+        return config.invocation_params.dir / option
+    if ini_value:
+        return config.rootpath / ini_value
+    return default_cache_path(config.rootpath)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -179,14 +189,7 @@ def hazard_check(request: pytest.FixtureRequest) -> Iterator[HazardCheck]:
         document = documents[0]
         if not isinstance(document, HazardSpec):
             pytest.fail(f"invalid hazard spec: {document}", pytrace=False)
-        try:
-            run = run_hazard(
-                document, state.probe_kind(document.probe.kind), state.adapter(),
-                risk_model=state.settings.risk_model, settings=state.settings.gate,
-                seed=state.settings.seed, concurrency=state.settings.model.concurrency,
-            )
-        except CodexSafetyError as exc:
-            run = error_run(document, str(exc))
+        run = sample_hazard(state, document)
         entry = hazard_entry(run, node.nodeid)
         entries.append(entry)
         setattr(node, "codexsafety_payload", {"hazards": list(entries)})

@@ -160,3 +160,22 @@ def test_hazard_check_fixture_gates_inside_an_ordinary_test(toy: pytest.Pytester
     result.stdout.fnmatch_lines(["API-2 — eval via API", "*verdict:*FAIL: hazard risk over threshold*"])
     ids = {h["id"]: h["verdict"] for h in json.loads(report.read_text())["hazards"]}
     assert ids == {"API-1": "pass", "API-2": "fail"}
+
+
+def test_an_adapter_bug_is_an_error_entry_and_the_gate_fails(pytester: pytest.Pytester) -> None:
+    # A third-party adapter raising something other than our errors must not vanish
+    # from the register (where the gate would then read "pass").
+    pytester.makeconftest('''
+        def pytest_codexsafety_model_adapter(spec, config):
+            if spec == "buggy:x":
+                raise ValueError("adapter bug")
+    ''')
+    pytester.makefile(".hazard.yaml", evalcheck=hazard_yaml())
+    report = pytester.path / "r.json"
+    result = pytester.runpytest("-p", "no:cacheprovider", "--hazard-model=buggy:x",
+                                f"--hazard-report={report}")
+    result.assert_outcomes(errors=1)
+    register = json.loads(report.read_text())
+    assert register["gate"]["verdict"] == "fail"
+    assert register["hazards"][0]["verdict"] == "error"
+    assert "internal error while sampling: ValueError: adapter bug" in register["hazards"][0]["error"]
