@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
@@ -30,6 +32,9 @@ def sample_hazard(state: "CodexSafetySession", spec: HazardSpec) -> HazardRun:
     Whatever goes wrong becomes an errored run, so the register records the hazard as an
     error (the gate fails closed) instead of losing it to a traceback.
     """
+    scale = state.settings.samples_scale
+    if scale != 1:  # the full profile: the same prompts, more samples of each
+        spec = replace(spec, probe=replace(spec.probe, samples=spec.probe.samples * scale))
     try:
         return run_hazard(
             spec,

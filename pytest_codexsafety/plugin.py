@@ -77,6 +77,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "default, or env CODEXSAFETY_SANDBOX)",
     )
     group.addoption(
+        "--hazard-profile", dest="hazard_profile", metavar="NAME", default=None,
+        choices=("default", "full"),
+        help="default: each spec's own sample counts (a quick screen); full: hazard_full_scale "
+        "(5) times as many, for real gating and pass@k (overrides ini hazard_profile)",
+    )
+    group.addoption(
         "--hazard-max-requests", dest="hazard_max_requests", metavar="N", type=int, default=None,
         help="stop sampling after N model requests per process (cached answers are free); "
         "hazards cut short are never passed",
@@ -92,6 +98,8 @@ def pytest_configure(config: pytest.Config) -> None:
     def ini(key: str) -> str:
         if key == "hazard_seed" and config.getoption("hazard_seed") is not None:
             return str(config.getoption("hazard_seed"))
+        if key == "hazard_profile" and config.getoption("hazard_profile") is not None:
+            return str(config.getoption("hazard_profile"))
         return str(config.getini(key) or "")
 
     try:

@@ -12,6 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
+from .capability.cells import Cell
 from .errors import BudgetExhaustedError, CodexSafetyError, FatalModelError, RiskConfigError
 from .sandbox.api import SandboxError
 from .gate import GateSettings, HazardDecision, decide, effective_limit
@@ -41,6 +42,9 @@ class SampleRecord:
     evidence: tuple[str, ...] = ()
     code: str = ""
     error: str | None = None
+    # Capability probes only: the profile cell measured and whether the task was solved.
+    cell: Cell | None = None
+    solved: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +55,8 @@ class SampleRecord:
             "outcome": self.outcome.value,
             "evidence": [_clip(e, 300) for e in self.evidence],
             "error": None if self.error is None else _clip(self.error, 300),
+            "cell": None if self.cell is None else list(self.cell.key),
+            "solved": self.solved,
         }
 
 
@@ -93,7 +99,7 @@ class HazardRun:
         seen: dict[tuple[Outcome, int], int] = {}
         ranked: list[tuple[int, int, int, SampleRecord]] = []
         for sample in self.samples:
-            if sample.outcome is Outcome.SAFE:
+            if sample.outcome not in order:
                 continue
             turn = seen.get((sample.outcome, sample.prompt_index), 0)
             seen[(sample.outcome, sample.prompt_index)] = turn + 1
@@ -180,6 +186,7 @@ def _absorb(tally: _Tally, kind: ProbeKind, spec: HazardSpec, request: Completio
     tally.records[key] = SampleRecord(
         request.prompt_index, request.sample_index, request.prompt, result.text,
         verdict.outcome, verdict.evidence, verdict.code, error=error,
+        cell=verdict.cell, solved=verdict.solved,
     )
 
 
@@ -220,6 +227,29 @@ def _collect(tally: _Tally, kind: ProbeKind, spec: HazardSpec, adapter: ModelAda
     for future, request in futures.items():
         if future not in absorbed and future.done() and not future.cancelled():
             _absorb(tally, kind, spec, request, future.result())
+
+
+def _finalize(kind: ProbeKind, spec: HazardSpec,
+              records: tuple[SampleRecord, ...]) -> tuple[tuple[SampleRecord, ...], str | None]:
+    """Let a kind that judges samples against each other (misalignment: buggy-context
+    samples against what the clean context showed) relabel outcomes once all are in.
+
+    It may change outcomes and evidence only; anything else is a fault of the kind, and
+    the hazard errors (never passes)."""
+    try:
+        final = tuple(kind.finalize(spec.probe, records))  # type: ignore[attr-defined]
+    except Exception as exc:  # a kind's bug costs the hazard, never passes it
+        return records, f"probe {kind.name} failed while judging the samples together: {type(exc).__name__}: {exc}"
+    same = len(final) == len(records) and all(
+        isinstance(new, SampleRecord) and (new.prompt_index, new.sample_index, new.prompt, new.completion)
+        == (old.prompt_index, old.sample_index, old.prompt, old.completion)
+        and (old.outcome is not Outcome.ERROR or new.outcome is Outcome.ERROR)
+        for new, old in zip(final, records)
+    )
+    if not same:
+        return records, (f"probe {kind.name} changed more than outcomes while judging the samples "
+                         "together (or turned an errored sample into a result)")
+    return final, None
 
 
 def _cut_short(decision: HazardDecision, settings: GateSettings, taken: int, planned: int) -> HazardDecision:
@@ -274,6 +304,13 @@ def run_hazard(
 
     decision: HazardDecision | None = None
     error = tally.fatal
+    if error is None and hasattr(kind, "finalize"):
+        records, error = _finalize(kind, spec, records)
+    controls = sum(1 for r in records if r.outcome is Outcome.CONTROL)
+    if error is None and records and controls == len(records):
+        error = (f"no sample counts toward the rate: all {controls} were control samples "
+                 f"({spec.probe.kind}: the controls showed nothing to measure against), so the "
+                 "hazard cannot be evaluated")
     if error is None:
         hazardous = sum(1 for r in records if r.outcome is Outcome.HAZARDOUS)
         safe = sum(1 for r in records if r.outcome is Outcome.SAFE)

@@ -24,7 +24,7 @@ from .models.builtin import KNOWN_SCHEMES, is_cached_scheme
 from .models.recording import RecordingAdapter, merge_recordings
 from .probes.base import ProbeKind
 from .report.register import base_provenance, build_register, write_register
-from .report.terminal import gate_line, interval_note, summary_table
+from .report.terminal import capability_lines, gate_line, interval_note, summary_table
 from .settings import Settings
 from .spec import load_hazard_text
 from .specmodel import HazardSpec, SourceLocation
@@ -281,6 +281,8 @@ class CodexSafetySession:
             tr.write_line(summary_table(hazards))
             tr.write_line("")
             tr.write_line(interval_note(self.register["settings"]))
+            for line in capability_lines(hazards):
+                tr.write_line(line)
         for error in self.register["spec_errors"]:
             tr.write_line(f"invalid spec: {error['message']}")
         usage = self.register["usage"]

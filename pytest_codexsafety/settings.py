@@ -33,7 +33,12 @@ INI_KEYS: dict[str, tuple[str, str]] = {
     "hazard_openai_api_key_env": ("NAME of the environment variable holding the API key", "OPENAI_API_KEY"),
     "hazard_openai_api": ("chat or completions", "chat"),
     "hazard_cache": ("completion cache file, or off", ".codexsafety/cache.sqlite3"),
+    "hazard_profile": ("default (the specs' sample counts: a quick screen) or full (more samples, "
+                       "for real gating)", "default"),
+    "hazard_full_scale": ("how many times each spec's samples the full profile draws", "5"),
 }
+
+PROFILES = ("default", "full")
 
 Getter = Callable[[str], str]
 
@@ -44,9 +49,14 @@ class Settings:
     risk_model: RiskModel = DEFAULT_RISK_MODEL
     seed: int = 0
     model: ModelSettings = field(default_factory=ModelSettings)
+    profile: str = "default"
+    # Samples per prompt are the spec's times this (1 in the default profile).
+    samples_scale: int = 1
 
     def describe(self) -> dict[str, Any]:
         return {
+            "profile": self.profile,
+            "samples_scale": self.samples_scale,
             "confidence": self.gate.confidence,
             "interval_method": self.gate.method,
             "max_error_share": self.gate.max_error_share,
@@ -120,4 +130,7 @@ def settings_from_ini(get: Getter) -> Settings:
         openai_api_key_env=value("hazard_openai_api_key_env"),
         openai_api=_choice(value, "hazard_openai_api", ("chat", "completions")),
     )
-    return Settings(gate=gate, risk_model=risk_model, seed=seed, model=model)
+    profile = _choice(value, "hazard_profile", PROFILES)
+    scale = _int(value, "hazard_full_scale", 1)
+    return Settings(gate=gate, risk_model=risk_model, seed=seed, model=model, profile=profile,
+                    samples_scale=scale if profile == "full" else 1)

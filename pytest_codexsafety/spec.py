@@ -14,6 +14,7 @@ import keyword
 import math
 import os
 import re
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -313,14 +314,19 @@ def _read_probe(probe: MappingReader, probe_kinds: Mapping[str, ProbeKind]) -> P
         raise probe.error("kind", f"unknown probe kind {name!r}; {listing}", hint)
     kind = probe_kinds[name]
     probe.reject_unknown(COMMON_PROBE_KEYS + tuple(kind.option_keys))
-    prompts = probe.str_list("prompts")
+    # Kinds such as the ladder generate their prompts from their options (a seed, ...).
+    generated = bool(getattr(kind, "generates_prompts", False))
+    if generated and probe.has("prompts"):
+        raise probe.error("prompts", f"probe kind '{name}' generates its own prompts",
+                          "remove 'prompts'; the kind's options choose its tasks")
+    prompts = () if generated else probe.str_list("prompts")
     samples = probe.required_int("samples", minimum=1)
     params: dict[str, Any] = {}
     params_reader = probe.mapping("params", required=False)
     if params_reader is not None:
         params = {key: params_reader.json_value(key) for key in params_reader.keys()}
     options = _parse_options(kind, name, probe)
-    return ProbeSpec(
+    spec = ProbeSpec(
         kind=name,
         prompts=prompts,
         samples=samples,
@@ -328,6 +334,25 @@ def _read_probe(probe: MappingReader, probe_kinds: Mapping[str, ProbeKind]) -> P
         options=options,
         location=probe.location(),
     )
+    if generated:
+        spec = replace(spec, prompts=_generated_prompts(kind, name, probe, spec))
+    return spec
+
+
+def _generated_prompts(kind: ProbeKind, name: str, probe: MappingReader, spec: ProbeSpec) -> tuple[str, ...]:
+    try:
+        prompts = tuple(kind.prompts(spec))
+    except SpecError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a plugin's bug must not become a traceback here
+        raise probe.error(
+            None, f"probe kind '{name}' failed while generating its prompts: {type(exc).__name__}: {exc}",
+            "this is a bug in the probe kind; report it to its authors",
+        ) from exc
+    if not prompts or not all(isinstance(p, str) and p.strip() for p in prompts):
+        raise probe.error(None, f"probe kind '{name}' generated no prompts from these options",
+                          "widen the selection (tasks, properties, levels or lengths)")
+    return prompts
 
 
 def _parse_options(kind: ProbeKind, name: str, probe: MappingReader) -> Mapping[str, Any]:

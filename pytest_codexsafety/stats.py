@@ -329,3 +329,66 @@ def additional_samples_to_decide(
         else:
             lo = mid
     return hi
+
+
+# ---------------------------------------------------------------------------- pass@k
+
+
+def _check_pass_counts(n: int, c: int, k: int) -> None:
+    if not (isinstance(n, int) and isinstance(c, int) and isinstance(k, int)):
+        raise ValueError("n, c and k must be integers")
+    if n < 1 or not 0 <= c <= n:
+        raise ValueError(f"need n >= 1 and 0 <= c <= n, got n={n}, c={c}")
+    if not 1 <= k <= n:
+        raise ValueError(f"k must lie between 1 and n={n}, got {k}")
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """The Codex paper's unbiased estimate of pass@k from ``c`` passes in ``n`` samples:
+    ``1 - C(n - c, k) / C(n, k)``, the chance that at least one of k samples drawn
+    without replacement passes.
+
+    Computed as ``1 - prod_{i = n - c + 1}^{n} (1 - k / i)``, which never forms the huge
+    binomial coefficients (stable for any n).
+    """
+    _check_pass_counts(n, c, k)
+    if n - c < k:
+        return 1.0
+    product = 1.0
+    for i in range(n - c + 1, n + 1):
+        product *= 1.0 - k / i
+    return 1.0 - product
+
+
+def pass_hat_k(n: int, c: int, k: int) -> float:
+    """Unbiased estimate of pass^k, the chance that *all* of k samples pass:
+    ``C(c, k) / C(n, k)`` (0 when c < k), computed as a product of ratios."""
+    _check_pass_counts(n, c, k)
+    if c < k:
+        return 0.0
+    product = 1.0
+    for i in range(k):
+        product *= (c - i) / (n - i)
+    return product
+
+
+# ---------------------------------------------------------------------------- differences
+
+
+def difference_interval(k1: int, n1: int, k2: int, n2: int,
+                        confidence: float = 0.95) -> tuple[float, float, float]:
+    """``p1 - p2`` with Newcombe's hybrid score interval (his method 10, built from the two
+    Wilson intervals), which keeps its coverage for small n and rates near 0 or 1 where
+    the textbook Wald interval does not.  Returns (difference, low, high)."""
+    _check_confidence(confidence)
+    _check_counts(k1, n1)
+    _check_counts(k2, n2)
+    if n1 == 0 or n2 == 0:
+        raise ValueError("a difference of rates needs samples on both sides")
+    p1, p2 = k1 / n1, k2 / n2
+    l1, u1 = _wilson(k1, n1, confidence)
+    l2, u2 = _wilson(k2, n2, confidence)
+    diff = p1 - p2
+    low = diff - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    high = diff + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    return diff, max(-1.0, low), min(1.0, high)

@@ -52,3 +52,6 @@ class Outcome(str, Enum):
     HAZARDOUS = "hazardous"
     SAFE = "safe"
     ERROR = "error"
+    # A calibration sample: measured and reported, but not part of the hazard's rate
+    # (the misalignment probe's clean-context samples, which show what the model can do).
+    CONTROL = "control"

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from pytest_codexsafety.probes.base import counted_samples
 from pytest_codexsafety.probes.builtin import BUILTIN_KINDS
 from pytest_codexsafety.spec import load_hazard_file
 from pytest_codexsafety.specmodel import HazardSpec
@@ -298,7 +299,7 @@ def test_every_threshold_is_decidable_at_the_default_sample_size() -> None:
     the lower bound is past it (else the default run could only ever be inconclusive)."""
     need_bandit()
     for _, spec in library():
-        n = len(spec.probe.prompts) * spec.probe.samples
+        n = counted_samples(KINDS[spec.probe.kind], spec.probe)
         rate = spec.threshold.max_rate
         assert rate is not None and spec.threshold.max_acceptance is None, spec.id
         assert wilson_interval(0, n)[1] < rate, (spec.id, n, rate)

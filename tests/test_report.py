@@ -268,7 +268,7 @@ def test_register_of_every_kind_of_entry_validates(validator: Draft202012Validat
                                "specs/bad.hazard.yaml:3:1: 'severity': unknown value")]
     reg = register_of(entries, errors)
     assert schema_errors(validator, reg) == []
-    assert reg["schema_version"] == SCHEMA_VERSION == "1.0"
+    assert reg["schema_version"] == SCHEMA_VERSION == "1.1"
     assert reg["model"] == {"spec": "python:toy:complete", "adapter": "test"}
     assert reg["spec_errors"] == errors
 

@@ -145,6 +145,8 @@ def test_describe_records_what_the_gate_used() -> None:
                               inconclusive="warn", seed="42",
                               probability_levels="A:0.5 B:0.1 C:0.02 D:0.002 E:0"))
     assert s.describe() == {
+        "profile": "default",
+        "samples_scale": 1,
         "confidence": 0.9,
         "interval_method": "clopper-pearson",
         "max_error_share": 0.25,

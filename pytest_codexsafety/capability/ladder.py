@@ -39,6 +39,7 @@ __all__ = [
     "StringOp",
     "compose",
     "decay_factors",
+    "fit_decay",
     "make_ladder",
     "make_task",
     "summary_decay",
@@ -352,3 +353,49 @@ def summary_decay(pass_rates: Sequence[float]) -> float | None:
     if not defined:
         return None
     return math.exp(math.fsum(math.log(f) for f in defined) / len(defined))
+
+
+def _log_likelihood(log_p1: float, log_factor: float, rungs: Sequence[tuple[int, int, int]]) -> float:
+    total = 0.0
+    for length, solved, n in rungs:
+        log_p = min(log_p1 - log_factor * (length - 1), -1e-12)  # p < 1
+        p = math.exp(log_p)
+        total += solved * log_p + (n - solved) * math.log1p(-p)
+    return total
+
+
+def _golden_max(f: Callable[[float], float], low: float, high: float, steps: int = 60) -> float:
+    ratio = (math.sqrt(5) - 1) / 2
+    a, b = low, high
+    for _ in range(steps):
+        c, d = b - ratio * (b - a), a + ratio * (b - a)
+        if f(c) >= f(d):
+            b = d
+        else:
+            a = c
+    return (a + b) / 2
+
+
+def fit_decay(rungs: Sequence[tuple[int, int, int]]) -> float | None:
+    """Maximum-likelihood factor per added component from ``(length, solved, n)`` counts.
+
+    The model is ``p(L) = p(1) / factor ** (L - 1)``, fitted to the binomial counts of
+    every length at once, so lengths where nothing (or everything) passed still count;
+    the pairwise :func:`decay_factors` are undefined there. None when the counts carry
+    no information about a fall (nothing solved at any length, or fewer than two lengths).
+    The factor is searched between 1/8 and 1000.
+    """
+    used = [(length, s, n) for length, s, n in rungs if n > 0]
+    if len({length for length, _, _ in used}) < 2 or not any(s for _, s, _ in used):
+        return None
+    for length, s, n in used:
+        if length < 1 or not 0 <= s <= n:
+            raise ValueError(f"bad rung (length {length}, solved {s} of {n})")
+
+    def best_for(log_factor: float) -> float:
+        # p(1) is profiled out: for each factor, the likeliest p(1) (kept <= 1 at every rung).
+        top = min(log_factor * (length - 1) for length, _, _ in used)
+        log_p1 = _golden_max(lambda a: _log_likelihood(a, log_factor, used), -30.0, top)
+        return _log_likelihood(log_p1, log_factor, used)
+
+    return math.exp(_golden_max(best_for, math.log(1 / 8), math.log(1000.0)))

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
+from ..capability.cells import Cell
 from ..errors import SpecError
 from ..specmodel import ProbeSpec, SourceLocation
 from ..vocab import Outcome
@@ -29,6 +30,10 @@ class Classification:
     evidence: tuple[str, ...] = ()
     # The code that was judged (after extraction), kept for the report.
     code: str = ""
+    # Capability probes: the profile cell this sample measures, and whether the program
+    # solved its task (independent of which side ``hazardous_when`` calls the hazard).
+    cell: Cell | None = None
+    solved: bool | None = None
 
 
 class OptionsReader(Protocol):
@@ -94,7 +99,11 @@ class OptionsReader(Protocol):
 @runtime_checkable
 class ProbeKind(Protocol):
     """A kind of probe.  ``option_keys`` lists the extra keys it accepts under ``probe:``
-    besides the common ``kind``, ``prompts``, ``samples`` and ``params``."""
+    besides the common ``kind``, ``prompts``, ``samples`` and ``params``.
+
+    A kind may also set ``generates_prompts = True`` (optional, not part of the
+    protocol): its specs then take no ``prompts`` key, and the loader stores the result
+    of :meth:`prompts` (called on the parsed options) as the spec's prompts."""
 
     name: str
     option_keys: tuple[str, ...]
@@ -115,3 +124,11 @@ class ProbeKind(Protocol):
         """JSON Schema ``properties`` for the kind-specific keys (for the shipped schema)."""
         ...
 
+
+
+def counted_samples(kind: ProbeKind, probe: ProbeSpec) -> int:
+    """The most samples that can count toward a hazard's rate: every sample drawn, unless
+    the kind says fewer (``counted_samples``, optional: misalignment's clean-context
+    samples are controls)."""
+    own = getattr(kind, "counted_samples", None)
+    return int(own(probe)) if callable(own) else len(probe.prompts) * probe.samples

@@ -4,10 +4,17 @@
 from __future__ import annotations
 
 from .base import ProbeKind
+from .canary import CANARY, CanaryProbe
 from .exec import EXEC, ExecProbe
+from .ladder import LADDER, LadderProbe
+from .misalignment import MISALIGNMENT, MisalignmentProbe
+from .overreliance import OVERRELIANCE, OverrelianceProbe
 from .refusal import REFUSAL, RefusalProbe
 from .static import STATIC, StaticProbe
 
-__all__ = ["BUILTIN_KINDS", "EXEC", "REFUSAL", "STATIC", "ExecProbe", "RefusalProbe", "StaticProbe"]
+__all__ = [
+    "BUILTIN_KINDS", "CANARY", "EXEC", "LADDER", "MISALIGNMENT", "REFUSAL", "STATIC", "CanaryProbe", "ExecProbe", "LadderProbe", "MisalignmentProbe",
+    "RefusalProbe", "StaticProbe", "OVERRELIANCE", "OverrelianceProbe",
+]
 
-BUILTIN_KINDS: tuple[ProbeKind, ...] = (STATIC, REFUSAL, EXEC)
+BUILTIN_KINDS: tuple[ProbeKind, ...] = (STATIC, REFUSAL, EXEC, LADDER, MISALIGNMENT, CANARY, OVERRELIANCE)

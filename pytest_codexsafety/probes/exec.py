@@ -54,6 +54,7 @@ __all__ = [
     "TestResult",
     "judge",
     "json_difference",
+    "probe_sandbox",
     "set_sandbox_mode",
 ]
 
@@ -429,6 +430,12 @@ def _shared() -> Sandbox:
     from ..sandbox import shared_sandbox
 
     return shared_sandbox() if _mode is None else shared_sandbox(_mode)
+
+
+def probe_sandbox() -> Sandbox:
+    """The sandbox every built-in executing kind uses: the process's shared one, in the
+    mode chosen by :func:`set_sandbox_mode` (``--hazard-sandbox``)."""
+    return _shared()
 
 
 class ExecProbe:

@@ -13,10 +13,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from ..capability.profile import ProfileSample, build_profile
 from ..runner import HazardRun
+from ..stats import WILSON
 from ..vocab import Outcome, Verdict
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 # How many non-safe samples an entry keeps as evidence for reviewers.
 MAX_EVIDENCE_SAMPLES = 20
 
@@ -52,6 +54,7 @@ def hazard_entry(run: HazardRun, nodeid: str) -> dict[str, Any]:
         "hazardous": run.count(Outcome.HAZARDOUS),
         "safe": run.count(Outcome.SAFE),
         "errors": run.count(Outcome.ERROR),
+        "controls": run.count(Outcome.CONTROL),
         "rate": estimate.rate if estimate else None,
         "ci_low": estimate.low if estimate else None,
         "ci_high": estimate.high if estimate else None,
@@ -85,8 +88,20 @@ def hazard_entry(run: HazardRun, nodeid: str) -> dict[str, Any]:
         },
         "duration_s": round(run.duration_s, 4),
         "evidence": [s.to_dict() for s in run.worst_samples(MAX_EVIDENCE_SAMPLES)],
+        "capability": capability_profile(run),
     }
     return entry
+
+
+def capability_profile(run: HazardRun) -> dict[str, Any] | None:
+    """The pass rate per capability cell, at the hazard's confidence (None when the
+    probe tags no cells)."""
+    estimate = run.decision.estimate if run.decision else None
+    return build_profile(
+        (ProfileSample(s.cell, s.prompt_index, s.solved) for s in run.samples if s.cell is not None),
+        confidence=estimate.confidence if estimate else 0.95,
+        method=estimate.method if estimate else WILSON,
+    )
 
 
 def spec_error_entry(nodeid: str, path: str, message: str) -> dict[str, Any]:

@@ -94,3 +94,55 @@ def interval_note(settings: Mapping[str, Any]) -> str:
         "confidence with errored samples counted as hazardous in the upper bound; level, "
         "risk index and acceptance are read at the upper bound"
     )
+
+
+def _cell_text(cell: Mapping[str, Any]) -> str:
+    judged = cell["samples"] - cell["errors"]
+    if cell["rate"] is None:
+        return f"0/{judged}" + (f" (+{cell['errors']} err)" if cell["errors"] else "")
+    return (f"{cell['solved']}/{judged} {percent(cell['rate'])} "
+            f"[{percent(cell['ci_low'])}, {percent(cell['ci_high'])}]")
+
+
+def capability_lines(entries: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The capability profile of every hazard that has one: one table per hazard, rows by
+    the cell's row, columns by its column, each cell solved/judged with its interval."""
+    lines: list[str] = []
+    for entry in entries:
+        profile = entry.get("capability")
+        if not profile:
+            continue
+        cells = profile["cells"]
+        rows = list(dict.fromkeys(c["row"] for c in cells))
+        columns = list(dict.fromkeys(c["column"] for c in cells))
+        by_key = {(c["row"], c["column"]): c for c in cells}
+        if len(rows) == 1 or (len(columns) > 4 and len(rows) < len(columns)):
+            # A one-row ladder reads better down the page than across it.
+            headers = [" / ".join(rows), "solved / judged [interval]"] if len(rows) == 1 else [""] + rows
+            table = [[col] + [_cell_text(by_key[(row, col)]) if (row, col) in by_key else "" for row in rows]
+                     for col in columns]
+        else:
+            headers = [""] + columns
+            table = [[row] + [_cell_text(by_key[(row, col)]) if (row, col) in by_key else "" for col in columns]
+                     for row in rows]
+        lines.append(f"capability profile of {entry['id']} (solved / judged, "
+                     f"{percent(profile['confidence'])} interval):")
+        lines.append(tabulate(table, headers=headers, tablefmt="simple", disable_numparse=True))
+        readings: dict[str, list[str]] = {}
+        for c in cells:
+            readings.setdefault(c["relative"], []).append(
+                c["column"] if len(rows) == 1 else f"{c['row']} / {c['column']}")
+        lines.extend(f"  {relative}: {', '.join(where)}" for relative, where in readings.items()
+                     if relative not in ("not measured", "no human baseline"))
+        decay = profile.get("decay")
+        if decay and decay.get("per_component") is not None:
+            lines.append(f"pass rate falls by a factor of {decay['per_component']:.2f} per added component "
+                         f"(fitted over chain lengths {decay['lengths'][0]}-{decay['lengths'][-1]})")
+        gap = profile.get("gap")
+        if gap:
+            lines.append(f"buggy examples lower the pass rate by {gap['gap'] * 100:.0f} points "
+                         f"[{gap['ci_low'] * 100:.0f}, {gap['ci_high'] * 100:.0f}] "
+                         f"({percent(gap['clean_rate'])} after correct examples, "
+                         f"{percent(gap['buggy_rate'])} after buggy ones)")
+        lines.append("")
+    return lines
