@@ -588,6 +588,35 @@ ATTACKS: dict[str, Attack] = {
         _value(lambda rc: rc == -1),
         modes=("bwrap",),
     ),
+    "retune_the_fork_server": Attack(
+        """
+        import os, resource
+        def f():
+            done = []
+            pid = os.getppid()
+            for name, act in (
+                ("prlimit", lambda: resource.prlimit(pid, resource.RLIMIT_NOFILE, (8, 8))),
+                ("prlimit_cpu", lambda: resource.prlimit(pid, resource.RLIMIT_CPU, (1, 1))),
+                ("renice", lambda: os.setpriority(os.PRIO_PROCESS, pid, 19)),
+                ("renice_uid", lambda: os.setpriority(os.PRIO_USER, 0, 19)),
+                ("affinity", lambda: os.sched_setaffinity(pid, {0})),
+                ("idle_policy", lambda: os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))),
+            ):
+                try:
+                    act()
+                    done.append(name)
+                except OSError:
+                    pass
+            # the same calls on itself still work
+            resource.setrlimit(resource.RLIMIT_NOFILE, (32, 32))
+            os.nice(1)
+            os.sched_setaffinity(0, os.sched_getaffinity(0))
+            return done
+        """,
+        # whatever it did to the fork server would reach every later task; a healthy task
+        # after it is checked by attack(), the nice value and limits of the next one below
+        _value(lambda done: done == []),
+    ),
     "hostile_tree_for_the_cleaner": Attack(
         """
         import os
@@ -618,6 +647,14 @@ def test_attack_is_contained(name: str, mode: str, request: pytest.FixtureReques
 
 
 # ---------------------------------------------------------------- attacks that need the host
+
+
+def test_the_next_task_starts_untouched(box: ForkServerSandbox) -> None:
+    attack(box, ATTACKS["retune_the_fork_server"].code)
+    probe = box.run(Task("import os, resource\ndef f():\n    return [os.getpriority(os.PRIO_PROCESS, 0), "
+                         "list(resource.getrlimit(resource.RLIMIT_NOFILE)), os.sched_getscheduler(0)]\n",
+                         "f", (Call(),), LIMITS))
+    assert probe.calls[0].value == [0, [LIMITS.max_open_files] * 2, os.SCHED_OTHER], probe
 
 
 def test_writes_outside_the_work_dir(box: ForkServerSandbox, tmp_path: Any) -> None:

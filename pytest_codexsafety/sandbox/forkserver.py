@@ -55,11 +55,66 @@ def compile_seccomp(program: bytes) -> Any:
     return prog
 
 
-def lock_down(prog: Any) -> bool:
-    """No new privileges, then the filter (if any).  True when all of it holds."""
+def lock_down(prog: Any, own: Any = None) -> bool:
+    """No new privileges, then the filters (if any).  True when all of it holds."""
     if _prctl(38, 1) != 0:  # PR_SET_NO_NEW_PRIVS
         return False
-    return prog is None or _libc.prctl(22, 2, ctypes.byref(prog), 0, 0) == 0  # SECCOMP_MODE_FILTER
+    for p in (prog, own):
+        if p is not None and _libc.prctl(22, 2, ctypes.byref(p), 0, 0) != 0:  # SECCOMP_MODE_FILTER
+            return False
+    return True
+
+
+# Syscalls that change ANOTHER process of the same uid without ptrace rights: its rlimits,
+# nice value, scheduling policy, CPU affinity, I/O priority.  Inside bwrap the fork server
+# has the candidate's uid, and whatever is done to it is inherited by every later task (a
+# lowered hard rlimit even broke task setup for good); so a candidate may apply these to
+# itself only.
+_SELF_ONLY: dict[str, tuple[int, int, tuple[tuple[int, int], ...]]] = {
+    # name: (x86_64 number, aarch64 number, the (argument, value) pairs that mean "myself")
+    "prlimit64": (302, 261, ((0, 0),)),
+    "sched_setparam": (142, 118, ((0, 0),)),
+    "sched_setscheduler": (144, 119, ((0, 0),)),
+    "sched_setaffinity": (203, 122, ((0, 0),)),
+    "sched_setattr": (314, 274, ((0, 0),)),
+    "setpriority": (141, 140, ((0, 0), (1, 0))),  # PRIO_PROCESS, who 0
+    "ioprio_set": (251, 30, ((0, 1), (1, 0))),  # IOPRIO_WHO_PROCESS, who 0
+}
+_AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+
+
+def self_only_program(machine: str) -> bytes | None:
+    """A classic-BPF filter: the calls above with any other target get EPERM."""
+    if machine not in _AUDIT_ARCH:
+        return None
+    ld, jeq, ret = 0x20, 0x15, 0x06
+    allow, eperm = 0x7FFF0000, 0x00050001
+    # [arch check] [per syscall: jeq nr -> its block] [allow] [blocks]
+    rules: list[tuple[int, tuple[tuple[int, int], ...]]] = [
+        (v[0] if machine == "x86_64" else v[1], v[2]) for v in _SELF_ONLY.values()
+    ]
+    head: list[tuple[int, int, int, int]] = [(ld, 0, 0, 4), (jeq, 1, 0, _AUDIT_ARCH[machine]),
+                                             (ret, 0, 0, 0x00050026), (ld, 0, 0, 0)]
+    blocks: list[list[tuple[int, int, int, int]]] = []
+    for _nr, conds in rules:
+        block: list[tuple[int, int, int, int]] = []
+        for k, (arg, value) in enumerate(conds):
+            left = len(conds) - k - 1  # conditions after this one
+            block.append((ld, 0, 0, 16 + 8 * arg))  # the low 32 bits of the argument
+            block.append((jeq, 0, 2 * left + 1, value))  # match: next condition; else EPERM
+        block += [(ret, 0, 0, allow), (ret, 0, 0, eperm)]
+        blocks.append(block)
+    ndispatch = len(rules)
+    prog = list(head)
+    offset = 1  # the blocks start after the dispatch jumps and the allow
+    for i, (nr, _conds) in enumerate(rules):
+        to_block = (ndispatch - i - 1) + 1 + offset - 1
+        prog.append((jeq, to_block, 0, nr))
+        offset += len(blocks[i])
+    prog.append((ret, 0, 0, allow))
+    for block in blocks:
+        prog += block
+    return b"".join(struct.pack("HBBI", *i) for i in prog)
 
 
 def _exc_text(exc: BaseException) -> str:
@@ -109,7 +164,7 @@ def _checker() -> Callable[[Any, int], str | None]:
 # ---------------------------------------------------------------- the child side
 
 
-def spare_main(stdlib_fds: list[int], prog: Any) -> None:
+def spare_main(stdlib_fds: list[int], prog: Any, own: Any) -> None:
     """A forked spare: half set up, it waits on RESULT_FD (a socket) for its one task."""
     os.setsid()  # its own session and process group: killed as one
     signal.set_wakeup_fd(-1)
@@ -135,10 +190,10 @@ def spare_main(stdlib_fds: list[int], prog: Any) -> None:
     sock.detach()
     os.dup2(fds[0], RESULT_FD)  # the result pipe replaces the socket
     os.close(fds[0])
-    run_child(json.loads(buf[4:]), prog, keep)
+    run_child(json.loads(buf[4:]), prog, own, keep)
 
 
-def run_child(task: dict[str, Any], prog: Any, keep: list[int]) -> None:
+def run_child(task: dict[str, Any], prog: Any, own: Any, keep: list[int]) -> None:
     """Load the candidate, run the calls, write one record each; never returns."""
     token = task["token"]
     dumps, pack, write, close, _exit = json.dumps, struct.pack, os.write, os.close, os._exit
@@ -160,7 +215,7 @@ def run_child(task: dict[str, Any], prog: Any, keep: list[int]) -> None:
             view = view[write(RESULT_FD, view):]
 
     try:
-        _finish_setup(task, prog, keep)
+        _finish_setup(task, prog, own, keep)
     except BaseException as exc:
         send({"k": "setup_error", "d": _exc_text(exc)})
         exit_(70)
@@ -210,7 +265,7 @@ def run_child(task: dict[str, Any], prog: Any, keep: list[int]) -> None:
     exit_(0)
 
 
-def _finish_setup(task: dict[str, Any], prog: Any, keep: list[int]) -> None:
+def _finish_setup(task: dict[str, Any], prog: Any, own: Any, keep: list[int]) -> None:
     os.chdir(task["dir"])
     uid, gid = task["uid"], task["gid"]
     if uid is not None:
@@ -235,7 +290,7 @@ def _finish_setup(task: dict[str, Any], prog: Any, keep: list[int]) -> None:
     ):
         hard = val + 1 if res == resource.RLIMIT_CPU else val  # SIGXCPU first, then SIGKILL
         resource.setrlimit(res, (val, hard))
-    if not lock_down(prog):
+    if not lock_down(prog, own):
         raise OSError("could not set no_new_privs or load the seccomp filter")
     if keep:  # imports go through kept descriptors: the prefix may be unreadable to this uid
         sys.path[:] = ["/proc/self/fd/%d" % fd for fd in keep]
@@ -256,6 +311,7 @@ class Server:
         os.set_blocking(self.wake_w, False)
         self.stdlib_fds: list[int] = []
         self.prog: Any = None
+        self.own: Any = None  # the self-only filter, loaded after the parent's
         self.spare: tuple[int, socket.socket] | None = None
         self.current: dict[str, Any] | None = None
 
@@ -274,17 +330,23 @@ class Server:
                     self.stdlib_fds.append(high_fd(os.open(path, os.O_RDONLY | os.O_DIRECTORY)))
         if self.cfg["seccomp"]:  # built by the parent (seccomp.py); only loaded here
             prog = compile_seccomp(bytes.fromhex(self.cfg["seccomp"]))
-            self.prog = prog if self._probe(prog) else None
+            own_code = self_only_program(os.uname().machine)
+            own = compile_seccomp(own_code) if own_code is not None else None
+            if self._probe(prog, own):
+                self.prog, self.own = prog, own
+            elif self._probe(prog, None):
+                self.prog = prog
         gc.collect()
         gc.freeze()  # keep the preloaded heap shared (copy-on-write) across children
         self.make_spare()
-        self.send({"op": "ready", "seccomp": self.prog is not None, "pidns": self.pidns,
+        self.send({"op": "ready", "seccomp": self.prog is not None, "self_only": self.own is not None,
+                   "pidns": self.pidns,
                    "python": sys.version.split()[0]})
 
-    def _probe(self, prog: Any) -> bool:
+    def _probe(self, prog: Any, own: Any) -> bool:
         pid = os.fork()
         if pid == 0:
-            os._exit(0 if lock_down(prog) else 1)
+            os._exit(0 if lock_down(prog, own) else 1)
         return os.waitpid(pid, 0)[1] == 0
 
     def make_spare(self) -> None:
@@ -294,7 +356,7 @@ class Server:
             try:
                 ours.detach()  # closed by spare_main's closerange, never by a late GC
                 os.dup2(theirs.detach(), RESULT_FD)
-                spare_main(self.stdlib_fds, self.prog)
+                spare_main(self.stdlib_fds, self.prog, self.own)
             finally:
                 os._exit(71)
         theirs.close()
