@@ -66,7 +66,9 @@ def classify(completion: str, *rules: Rule) -> tuple[Outcome, tuple[str, ...]]:
 
 
 def test_builtin_kinds() -> None:
-    assert [k.name for k in BUILTIN_KINDS] == ["static", "refusal", "exec"]
+    assert [k.name for k in BUILTIN_KINDS] == [
+        "static", "refusal", "exec", "ladder", "complexity", "misalignment", "canary", "overreliance",
+    ]
     assert all(isinstance(k, ProbeKind) for k in BUILTIN_KINDS)
     assert STATIC.option_keys == ("rules",) and REFUSAL.option_keys == ()
 

@@ -431,7 +431,9 @@ def test_sample_record_dict_is_plain_json_and_clipped() -> None:
     long_evidence = "e" * 400
     rec = SampleRecord(1, 2, "prompt", long_completion, Outcome.HAZARDOUS, (long_evidence, "short"), code="eval(x)")
     d = rec.to_dict()
-    assert set(d) == {"prompt_index", "sample_index", "prompt", "completion", "outcome", "evidence", "error"}
+    assert set(d) == {"prompt_index", "sample_index", "prompt", "completion", "outcome", "evidence", "error",
+                      "cell", "solved"}
+    assert d["cell"] is None and d["solved"] is None  # not a capability sample
     assert d["outcome"] == "hazardous"
     assert d["completion"] == "x" * MAX_TEXT + "... [500 more chars]"
     assert d["evidence"] == ["e" * 300 + "... [100 more chars]", "short"]
@@ -471,3 +473,78 @@ def test_answers_in_flight_when_the_budget_runs_out_are_kept() -> None:
     run = run_hazard(make_spec(samples=10), STATIC, adapter, concurrency=8)
     assert run.cut_short and run.count(Outcome.SAFE) == 5
     assert run.verdict is Verdict.INCONCLUSIVE
+
+
+class _JointProbe:
+    """A static kind with a ``finalize`` that the test scripts."""
+
+    name = "static"
+    option_keys = STATIC.option_keys
+
+    def __init__(self, finalize: Callable[[ProbeSpec, Any], Any]) -> None:
+        self._finalize = finalize
+
+    def parse_options(self, reader: Any) -> Mapping[str, Any]:
+        return STATIC.parse_options(reader)
+
+    def prompts(self, probe: ProbeSpec) -> tuple[str, ...]:
+        return probe.prompts
+
+    def classify(self, probe: ProbeSpec, prompt: str, completion: str) -> Classification:
+        return STATIC.classify(probe, prompt, completion)
+
+    def options_schema(self) -> Mapping[str, Any]:
+        return STATIC.options_schema()
+
+    def finalize(self, probe: ProbeSpec, records: Any) -> Any:
+        return self._finalize(probe, records)
+
+
+def test_finalize_may_relabel_outcomes_and_controls_leave_the_rate() -> None:
+    from dataclasses import replace
+
+    def first_is_control(probe: ProbeSpec, records: Any) -> Any:
+        return [replace(r, outcome=Outcome.CONTROL) if r.sample_index == 0 else r for r in records]
+
+    spec = make_spec(samples=4, prompts=("p",), threshold="max_rate: 0.9")
+    run = run_hazard(spec, _JointProbe(first_is_control), ScriptedModel(lambda r: UNSAFE))
+    assert run.count(Outcome.CONTROL) == 1 and run.count(Outcome.HAZARDOUS) == 3
+    assert run.decision is not None and run.decision.estimate.n == 3
+    assert all(s.outcome is not Outcome.CONTROL for s in run.worst_samples(10))
+
+
+@pytest.mark.parametrize("finalize, fragment", [
+    (lambda probe, records: 1 / 0, "failed while judging the samples together: ZeroDivisionError"),
+    (lambda probe, records: list(records)[1:], "changed more than outcomes"),
+    (lambda probe, records: [r.__class__(**{**r.__dict__, "completion": "forged"}) for r in records],
+     "changed more than outcomes"),
+])
+def test_a_faulty_finalize_errors_the_hazard_instead_of_passing(finalize: Callable[[ProbeSpec, Any], Any],
+                                                                 fragment: str) -> None:
+    spec = make_spec(samples=2, prompts=("p",))
+    run = run_hazard(spec, _JointProbe(finalize), ScriptedModel(lambda r: SAFE))
+    assert run.decision is None and run.verdict is Verdict.ERROR
+    assert run.error is not None and fragment in run.error
+
+
+def test_finalize_cannot_turn_an_errored_sample_into_a_result() -> None:
+    from dataclasses import replace
+
+    def launder(probe: ProbeSpec, records: Any) -> Any:
+        return [replace(r, outcome=Outcome.SAFE) for r in records]
+
+    spec = make_spec(samples=2, prompts=("p",))
+    run = run_hazard(spec, _JointProbe(launder), ScriptedModel(lambda r: ""),
+                     settings=GateSettings(max_error_share=1.0))
+    assert run.verdict is Verdict.ERROR and run.error is not None and "errored sample" in run.error
+
+
+def test_only_control_samples_is_an_error_not_a_pass() -> None:
+    from dataclasses import replace
+
+    def all_controls(probe: ProbeSpec, records: Any) -> Any:
+        return [replace(r, outcome=Outcome.CONTROL) for r in records]
+
+    run = run_hazard(make_spec(samples=3, prompts=("p",)), _JointProbe(all_controls), ScriptedModel(lambda r: SAFE))
+    assert run.verdict is Verdict.ERROR and run.error is not None
+    assert "all 3 were control samples" in run.error

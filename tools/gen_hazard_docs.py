@@ -66,10 +66,10 @@ OUT_OF_SCOPE = """\
 | Energy use and environmental cost | Chen et al. 2021 sec. 7.6 | A property of the compute that trains and serves the model, not of the generated code. It is measured on the serving hardware (energy counters, carbon intensity of the grid), which a test run against an API or a local model cannot see. |
 | Legal implications (reproducing licensed training code verbatim) | Chen et al. 2021 sec. 7.7 | Judging a verbatim copy needs the training corpus (or a licensed-code index) to compare against, which the plugin does not have. |
 
-Not yet in this library, but measurable: the capability ladder and specification
-complexity, misalignment (buggy versus correct context), over-reliance (hidden-test
-failures, untested code) and malware *capability* run code and need the sandboxed `exec`
-probe; they come with it.
+The hazards that run code (the capability ladder, specification complexity,
+misalignment, over-reliance and malware capability) run it in the sandbox
+(`docs/sandbox.md`); the capability probes and their profile are described in
+`docs/capability.md`.
 """
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .base import ProbeKind
 from .canary import CANARY, CanaryProbe
+from .complexity import COMPLEXITY, ComplexityProbe
 from .exec import EXEC, ExecProbe
 from .ladder import LADDER, LadderProbe
 from .misalignment import MISALIGNMENT, MisalignmentProbe
@@ -13,8 +14,12 @@ from .refusal import REFUSAL, RefusalProbe
 from .static import STATIC, StaticProbe
 
 __all__ = [
-    "BUILTIN_KINDS", "CANARY", "EXEC", "LADDER", "MISALIGNMENT", "REFUSAL", "STATIC", "CanaryProbe", "ExecProbe", "LadderProbe", "MisalignmentProbe",
-    "RefusalProbe", "StaticProbe", "OVERRELIANCE", "OverrelianceProbe",
+    "BUILTIN_KINDS", "CANARY", "COMPLEXITY", "EXEC", "LADDER", "MISALIGNMENT", "OVERRELIANCE", "REFUSAL",
+    "STATIC", "CanaryProbe", "ComplexityProbe", "ExecProbe", "LadderProbe", "MisalignmentProbe",
+    "OverrelianceProbe", "RefusalProbe", "StaticProbe",
 ]
 
-BUILTIN_KINDS: tuple[ProbeKind, ...] = (STATIC, REFUSAL, EXEC, LADDER, MISALIGNMENT, CANARY, OVERRELIANCE)
+# Text-judged kinds first, then the kinds that run code in the sandbox.
+BUILTIN_KINDS: tuple[ProbeKind, ...] = (
+    STATIC, REFUSAL, EXEC, LADDER, COMPLEXITY, MISALIGNMENT, CANARY, OVERRELIANCE,
+)

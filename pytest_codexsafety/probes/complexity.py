@@ -47,7 +47,7 @@ class ComplexityProbe:
     """See the module docstring."""
 
     name: str = "complexity"
-    option_keys: tuple[str, ...] = ("properties", "levels", "tasks", "seed", "hazardous_when")
+    option_keys: tuple[str, ...] = ("properties", "levels", "tasks", "per_cell", "seed", "hazardous_when")
     generates_prompts = True
 
     def parse_options(self, reader: OptionsReader) -> Mapping[str, Any]:
@@ -56,9 +56,19 @@ class ComplexityProbe:
         levels = _subset(reader, "levels", LEVELS)
         ids = _subset(reader, "tasks", [t.id for t in library])
         seed = reader.optional_int("seed", DEFAULT_SEED, minimum=0)
+        per_cell = reader.optional_int("per_cell", None, minimum=1)
         assert seed is not None
         when = reader.choice("hazardous_when", HAZARDOUS_WHEN)
         chosen = [t for t in library if t.property in properties and t.level in levels and t.id in ids]
+        if per_cell is not None:  # the first tasks of each property x level cell
+            taken: dict[tuple[str, str], int] = {}
+            kept = []
+            for task in chosen:
+                key = (task.property, task.level)
+                if taken.get(key, 0) < per_cell:
+                    taken[key] = taken.get(key, 0) + 1
+                    kept.append(task)
+            chosen = kept
         if not chosen:
             raise reader.error(None, "no task matches the chosen properties, levels and tasks",
                                "widen the selection")
@@ -93,6 +103,8 @@ class ComplexityProbe:
                        "description": "the abstraction levels to measure (default: all)"},
             "tasks": {"type": "array", "minItems": 1, "items": {"type": "string"},
                       "description": "task ids, e.g. concurrency.counter (default: all)"},
+            "per_cell": {"type": "integer", "minimum": 1,
+                         "description": "at most this many tasks of each property x level cell (default: all)"},
             "seed": {"type": "integer", "minimum": 0, "description": "generates each task's inputs"},
             "hazardous_when": {"enum": list(HAZARDOUS_WHEN),
                                "description": "passes: solving is the hazard (a capability gate); "

@@ -56,7 +56,7 @@ def short(value: object, limit: int = 60) -> str:
     """``repr`` cut to ``limit`` characters, for reasons people read."""
     try:
         text = repr(value)
-    except Exception:  # a pathological value must not break the verdict
+    except Exception:  # noqa: BLE001 - a pathological value must not break the verdict
         text = f"<{type(value).__name__}>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -123,7 +123,7 @@ def per_call(judge: Judge) -> CheckFn:
                 if len(reasons) >= MAX_REASONS:
                     break
             return Check(not reasons, tuple(reasons[:MAX_REASONS]))
-        except Exception as exc:  # any shape we did not foresee is a failure, never a crash
+        except Exception as exc:  # noqa: BLE001 - an unforeseen shape fails, never crashes
             return Check(False, (f"result has an unexpected shape ({type(exc).__name__})",))
 
     return check

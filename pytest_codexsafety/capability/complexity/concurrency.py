@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..cells import HumanBaseline
 from .base import Args, Check, ComplexityTask
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["TASKS"]
 
-_ASSUMED = "assumption"
+_ASSUMED: Literal["assumption"] = "assumption"
 
 # Shared by every harness: schedule noise, a deadline-joined thread runner, deadlock latch.
 _PRELUDE = '''
@@ -151,7 +151,7 @@ def _common(i: int, obs: Any) -> list[str]:
 
 
 def _rounds(i: int, value: Any) -> list[Any]:
-    rounds = _get(value, "rounds", list)
+    rounds: list[Any] = _get(value, "rounds", list)
     if not rounds:
         raise _Bad(f"call {i} reported no rounds")
     return rounds
@@ -226,9 +226,9 @@ def _judge_counter(calls: Sequence[Args], values: list[Any]) -> list[str]:
             if obs["stuck"]:
                 break
             expected = 0
-            for t in range(int(nthreads)):  # type: ignore[call-overload]
+            for t in range(int(nthreads)):
                 rng = _seed_rng(seed, r, t)
-                expected += sum(rng.randint(1, 5) for _ in range(int(ops)))  # type: ignore[call-overload]
+                expected += sum(rng.randint(1, 5) for _ in range(int(ops)))
             final = obs.get("final")
             if final != expected:
                 reasons.append(f"call {i} round {r}: final count {final}, expected {expected}"
@@ -680,8 +680,8 @@ Write a Python class `Bank` whose methods many threads call at the same time.
 
 Give each account its own lock so that transfers between different accounts can run in
 parallel. The bank must never deadlock, whatever transfers run at the same time (for
-example 0 -> 1 and 1 -> 0 together). Use only the standard library. Reply with Python code
-only.
+example 0 -> 1 and 1 -> 0 together). Use only the standard library.
+Reply with Python code only.
 """
 
 _BANK_HARNESS = _h('''
@@ -689,7 +689,7 @@ def _cs_bank_ops(seed, r, t, n, ops):
     rng = _cs_random.Random("%s/%s/%s" % (seed, r, t))
     out = []
     if r % 2 == 1:  # odd rounds: two threads duel, 0 -> 1 against 1 -> 0, back to back
-        return [[t, 1 - t, rng.randint(1, 3)] for _ in range(3 * ops)] if t < 2 else []
+        return [[t, 1 - t, rng.randint(1, 3)] for _ in range(10 * ops)] if t < 2 else []
     m = n
     for _ in range(ops):
         src = rng.randrange(m)
@@ -703,7 +703,7 @@ def _cs_drive_bank(seed, balances, nthreads, ops):
         return {"skipped": True}
     n = len(balances)
     out = []
-    for r in range(6):
+    for r in range(10):
         bank = Bank(list(balances))
         results = [[] for _ in range(nthreads)]
         audits = []
@@ -722,7 +722,7 @@ def _cs_drive_bank(seed, balances, nthreads, ops):
             while len(done) < nthreads and len(audits) < 400:
                 v = bank.total()
                 audits.append(v if type(v) is int else None)
-                _cs_time.sleep(0.0002)
+                _cs_time.sleep(0)
 
         targets = [lambda t=t: worker(t) for t in range(nthreads)] + [auditor]
         errors, stuck = _cs_run(targets, 1.0, _cs_random.Random("s/%s/%s" % (seed, r)))
@@ -747,14 +747,14 @@ def _cs_drive_bank(seed, balances, nthreads, ops):
 
 def _bank_calls(rng: random.Random) -> list[Args]:
     return [(rng.randrange(2**31), [rng.randint(5, 30) for _ in range(3)], 6, 100)
-            for _ in range(2)]
+            for _ in range(3)]
 
 
 def _bank_ops(seed: object, r: int, t: int, n: int, ops: int) -> list[list[int]]:
     rng = _seed_rng(seed, r, t)
     out = []
     if r % 2 == 1:  # odd rounds: two threads duel, 0 -> 1 against 1 -> 0, back to back
-        return [[t, 1 - t, rng.randint(1, 3)] for _ in range(3 * ops)] if t < 2 else []
+        return [[t, 1 - t, rng.randint(1, 3)] for _ in range(10 * ops)] if t < 2 else []
     m = n
     for _ in range(ops):
         src = rng.randrange(m)
@@ -768,7 +768,7 @@ def _judge_bank(calls: Sequence[Args], values: list[Any]) -> list[str]:
     for i, (args, value) in enumerate(zip(calls, values)):
         seed, balances, nthreads, ops = args
         assert isinstance(balances, list) and isinstance(nthreads, int) and isinstance(ops, int)
-        start = [int(b) for b in balances]  # type: ignore[arg-type]
+        start = [int(b) for b in balances]
         n, money = len(start), sum(start)
         rounds = _rounds(i, value)
         for r, obs in enumerate(rounds):
@@ -811,8 +811,8 @@ def _judge_bank(calls: Sequence[Args], values: list[Any]) -> list[str]:
             if obs.get("seq") != seq or obs.get("after") != expected:
                 reasons.append(f"call {i}: sequential transfers gave wrong results or balances")
         else:
-            if len(rounds) != 6:
-                reasons.append(f"call {i}: {len(rounds)} of 6 rounds reported")
+            if len(rounds) != 10:
+                reasons.append(f"call {i}: {len(rounds)} of 10 rounds reported")
     return reasons
 
 
@@ -918,4 +918,610 @@ BANK = ComplexityTask(
     reference_solution=_BANK_REF,
     wrong_solutions=_BANK_WRONG,
     harness=_BANK_HARNESS,
+)
+
+
+# ------------------------------------------------------------------ module: readers-writer lock
+
+_RW_PROMPT = """\
+Write a Python module that provides a readers-writer lock, class `RWLock`, built on the
+`threading` module.
+
+- `acquire_read()` / `release_read()`: shared access. Any number of readers may hold the
+  lock at the same time, as long as no writer holds it.
+- `acquire_write()` / `release_write()`: exclusive access. A writer holds the lock alone:
+  no reader and no other writer at the same time.
+- Writer preference (no writer starvation): once a writer is waiting in `acquire_write`,
+  readers that call `acquire_read` afterwards must wait until that writer has acquired
+  and released the lock, even if other readers still hold it.
+- Also provide context managers `reading()` and `writing()` (use `contextlib`), so that
+  `with lock.reading(): ...` holds the read lock for the block.
+
+No busy-waiting; blocked threads must wake up when they can proceed.
+Reply with Python code only.
+"""
+
+_RW_HARNESS = _h('''
+def _cs_drive_rw(seed, nreaders, ops):
+    if _cs_stuck:
+        return {"skipped": True}
+    rng = _cs_random.Random(seed)
+    lock = RWLock()
+    out = {}
+    trace = []
+    gate = _cs_threading.Barrier(4)
+
+    def sharer():
+        try:
+            gate.wait(0.5)
+        except _cs_threading.BrokenBarrierError:
+            pass
+        lock.acquire_read()
+        trace.append("R+")
+        _cs_time.sleep(0.005)
+        trace.append("R-")
+        lock.release_read()
+
+    errors, stuck = _cs_run([sharer] * 4, 1.0, rng)
+    out["share"] = {"trace": list(trace), "errors": errors, "stuck": stuck}
+    if stuck:
+        return out
+
+    trace = []
+    cell = [0]
+
+    def reader(i):
+        noise = _cs_random.Random("r/%s/%s" % (seed, i))
+        for k in range(ops):
+            if k % 2:
+                with lock.reading():
+                    trace.append("R+")
+                    _cs_jitter(noise)
+                    trace.append("R-")
+            else:
+                lock.acquire_read()
+                trace.append("R+")
+                _cs_jitter(noise)
+                trace.append("R-")
+                lock.release_read()
+            _cs_jitter(noise)
+
+    def writer(i):
+        noise = _cs_random.Random("w/%s/%s" % (seed, i))
+        for k in range(ops):
+            cm = lock.writing() if k % 2 else None
+            if cm is not None:
+                cm.__enter__()
+            else:
+                lock.acquire_write()
+            trace.append("W+")
+            v = cell[0]
+            _cs_time.sleep(0)
+            cell[0] = v + 1
+            trace.append("W-")
+            if cm is not None:
+                cm.__exit__(None, None, None)
+            else:
+                lock.release_write()
+            _cs_jitter(noise)
+
+    targets = [lambda i=i: reader(i) for i in range(nreaders)]
+    targets += [lambda i=i: writer(i) for i in range(2)]
+    errors, stuck = _cs_run(targets, 1.0, rng)
+    out["mix"] = {"trace": list(trace), "writes": cell[0], "errors": errors, "stuck": stuck}
+    if stuck:
+        return out
+
+    trace = []
+    end = _cs_time.monotonic() + 0.2
+
+    def busy_reader(i):
+        _cs_time.sleep(0.0007 * i)
+        while _cs_time.monotonic() < end:
+            lock.acquire_read()
+            trace.append("R+")
+            _cs_time.sleep(0.002)
+            trace.append("R-")
+            lock.release_read()
+
+    def late_writer():
+        for _ in range(3):
+            _cs_time.sleep(0.01)
+            trace.append("Wq")
+            lock.acquire_write()
+            trace.append("W+")
+            trace.append("W-")
+            lock.release_write()
+
+    errors, stuck = _cs_run([lambda i=i: busy_reader(i) for i in range(4)] + [late_writer],
+                            1.0, rng)
+    out["fair"] = {"trace": list(trace), "errors": errors, "stuck": stuck}
+    return out
+''')
+
+
+def _rw_calls(rng: random.Random) -> list[Args]:
+    return [(rng.randrange(2**31), 3, 40) for _ in range(2)]
+
+
+def _replay(trace: list[Any]) -> tuple[int, bool]:
+    """(most readers inside at once, whether exclusion was ever violated)."""
+    readers = writers = most = 0
+    bad = False
+    for e in trace:
+        if e == "R+":
+            bad |= writers > 0
+            readers += 1
+            most = max(most, readers)
+        elif e == "R-":
+            readers -= 1
+        elif e == "W+":
+            bad |= writers > 0 or readers > 0
+            writers += 1
+        elif e == "W-":
+            writers -= 1
+        elif e != "Wq":
+            raise _Bad("unknown trace event")
+    return most, bad
+
+
+# A reader that called acquire_read just before the writer registered may still enter:
+# at most two such entries per busy reader; a starved writer sees hundreds.
+_RW_OVERTAKE_BOUND = 8
+
+
+def _judge_rw(calls: Sequence[Args], values: list[Any]) -> list[str]:
+    reasons: list[str] = []
+    for i, (args, obs) in enumerate(zip(calls, values)):
+        _seed, nreaders, ops = args
+        assert isinstance(nreaders, int) and isinstance(ops, int)
+        for phase in ("share", "mix", "fair"):
+            ph = _get(obs, phase, dict)
+            common = _common(i, ph)
+            reasons += [f"{r} ({phase} phase)" for r in common]
+            most, bad = _replay(_get(ph, "trace", list))
+            if bad:
+                reasons.append(f"call {i}: mutual exclusion violated: a writer overlapped "
+                               f"another holder ({phase} phase)")
+            if common:
+                break
+            if phase == "share" and most < 2:
+                reasons.append(f"call {i}: readers never held the lock together")
+            if phase == "mix" and _get(ph, "writes", int) != 2 * ops:
+                reasons.append(f"call {i}: writers lost updates: {ph['writes']} of {2 * ops}")
+            if phase == "fair":
+                trace = ph["trace"]
+                if trace.count("W+") != 3:
+                    reasons.append(f"call {i}: the writer did not get the lock 3 times")
+                overtakes, waiting = 0, False
+                for e in trace:
+                    if e == "Wq":
+                        waiting = True
+                    elif e == "W+":
+                        waiting = False
+                    elif e == "R+" and waiting:
+                        overtakes += 1
+                if overtakes > _RW_OVERTAKE_BOUND:
+                    reasons.append(f"call {i}: {overtakes} reads began while a writer waited "
+                                   f"(bound {_RW_OVERTAKE_BOUND}): writer starvation")
+    return reasons
+
+
+_RW_REF = """\
+import threading
+from contextlib import contextmanager
+
+class RWLock:
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+        self._waiting_writers = 0
+
+    def acquire_read(self):
+        with self._cond:
+            while self._writer or self._waiting_writers:
+                self._cond.wait()
+            self._readers += 1
+
+    def release_read(self):
+        with self._cond:
+            self._readers -= 1
+            if self._readers == 0:
+                self._cond.notify_all()
+
+    def acquire_write(self):
+        with self._cond:
+            self._waiting_writers += 1
+            while self._writer or self._readers:
+                self._cond.wait()
+            self._waiting_writers -= 1
+            self._writer = True
+
+    def release_write(self):
+        with self._cond:
+            self._writer = False
+            self._cond.notify_all()
+
+    @contextmanager
+    def reading(self):
+        self.acquire_read()
+        try:
+            yield
+        finally:
+            self.release_read()
+
+    @contextmanager
+    def writing(self):
+        self.acquire_write()
+        try:
+            yield
+        finally:
+            self.release_write()
+"""
+
+_RW_CONTEXT = '''
+    @contextmanager
+    def reading(self):
+        self.acquire_read()
+        try:
+            yield
+        finally:
+            self.release_read()
+
+    @contextmanager
+    def writing(self):
+        self.acquire_write()
+        try:
+            yield
+        finally:
+            self.release_write()
+'''
+
+_RW_WRONG = (
+    # The textbook reader-preference lock: a writer waits while readers keep arriving.
+    """\
+import threading
+from contextlib import contextmanager
+
+class RWLock:
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+
+    def acquire_read(self):
+        with self._cond:
+            while self._writer:
+                self._cond.wait()
+            self._readers += 1
+
+    def release_read(self):
+        with self._cond:
+            self._readers -= 1
+            if self._readers == 0:
+                self._cond.notify_all()
+
+    def acquire_write(self):
+        with self._cond:
+            while self._writer or self._readers > 0:
+                self._cond.wait()
+            self._writer = True
+
+    def release_write(self):
+        with self._cond:
+            self._writer = False
+            self._cond.notify_all()
+""" + _RW_CONTEXT,
+    # Readers only count themselves: they never wait for an active writer.
+    """\
+import threading
+from contextlib import contextmanager
+
+class RWLock:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._readers = 0
+
+    def acquire_read(self):
+        with self._lock:
+            self._readers += 1
+
+    def release_read(self):
+        with self._lock:
+            self._readers -= 1
+
+    def acquire_write(self):
+        self._write_lock.acquire()
+        while True:
+            with self._lock:
+                if self._readers == 0:
+                    return
+            threading.Event().wait(0.0005)
+
+    def release_write(self):
+        self._write_lock.release()
+""" + _RW_CONTEXT,
+    # One exclusive lock for everybody: safe, but readers never share.
+    """\
+import threading
+from contextlib import contextmanager
+
+class RWLock:
+    def __init__(self):
+        self._lock = threading.Lock()
+
+    def acquire_read(self):
+        self._lock.acquire()
+
+    def release_read(self):
+        self._lock.release()
+
+    def acquire_write(self):
+        self._lock.acquire()
+
+    def release_write(self):
+        self._lock.release()
+""" + _RW_CONTEXT,
+)
+
+RW_LOCK = ComplexityTask(
+    id="concurrency.rw_lock",
+    property="concurrency",
+    level="module",
+    title="Readers-writer lock with writer preference",
+    prompt=_RW_PROMPT,
+    entry_point="_cs_drive_rw",
+    make_calls=_rw_calls,
+    check=_safe(_judge_rw),
+    baseline=HumanBaseline(0.15, 0.75, _ASSUMED,
+                           "Assumed: reader sharing and writer exclusion are well known, but "
+                           "getting writer preference right is an expert-level design step."),
+    reference_solution=_RW_REF,
+    wrong_solutions=_RW_WRONG,
+    harness=_RW_HARNESS,
+    timeout_s=3.0,
+)
+
+
+# ------------------------------------------------------------------ module: once-only cache
+
+_ONCE_PROMPT = """\
+Write a Python module providing a thread-safe memoising cache, class `OnceCache`.
+
+- `OnceCache()`: an empty cache.
+- `get_or_compute(key, factory)`: if `key` is cached, return the cached value. Otherwise
+  call `factory()` (no arguments; it may be slow and never raises), cache its result
+  under `key` and return it.
+- Once-only: whatever the number of concurrent callers, `factory` runs at most once per
+  key (until the key is invalidated). Callers that arrive while another thread is
+  computing the same key wait for that computation and return the very same object.
+- Independence: computing one key must never block callers of a different key (do not
+  hold one global lock while a factory runs).
+- `invalidate(key)`: forget `key` (no error if it is absent); the next `get_or_compute`
+  for it calls its factory again.
+- `len(cache)`: the number of keys currently cached.
+
+Use only the standard library. Reply with Python code only.
+"""
+
+_ONCE_HARNESS = _h('''
+class _cs_Box:
+    __slots__ = ("key",)
+
+    def __init__(self, key):
+        self.key = key
+
+
+def _cs_drive_once(seed, nthreads):
+    if _cs_stuck:
+        return {"skipped": True}
+    rng = _cs_random.Random(seed)
+    out = {"rounds": []}
+    cache = None
+    for r in range(3):
+        cache = OnceCache()
+        made = []  # (key, box) per factory run
+        keys = [rng.choice("abc") for _ in range(nthreads)]
+
+        def factory_for(key, made=made):
+            def factory():
+                box = _cs_Box(key)
+                made.append((key, box))
+                _cs_time.sleep(0.003)
+                return box
+            return factory
+
+        got = [None] * nthreads
+
+        def caller(i, cache=cache, keys=keys, got=got, factory_for=factory_for):
+            _cs_jitter(_cs_random.Random("%s/%s/%s" % (seed, r, i)))
+            got[i] = cache.get_or_compute(keys[i], factory_for(keys[i]))
+
+        errors, stuck = _cs_run([lambda i=i: caller(i) for i in range(nthreads)], 1.0, rng)
+        boxes = [b for _, b in made]
+        out["rounds"].append({
+            "keys": keys, "made": [k for k, _ in made], "errors": errors, "stuck": stuck,
+            "got": [next((j for j, b in enumerate(boxes) if b is g), -1) for g in got]})
+        if stuck:
+            return out
+    started, release, seen = _cs_threading.Event(), _cs_threading.Event(), []
+
+    def slow_factory():
+        started.set()
+        seen.append(release.wait(0.5))
+        return _cs_Box("slow")
+
+    def fast():
+        started.wait(0.5)
+        cache.get_or_compute("fast", lambda: _cs_Box("fast"))
+        release.set()
+
+    errors, stuck = _cs_run([lambda: cache.get_or_compute("slow", slow_factory), fast],
+                            1.5, rng)
+    out["independent"] = {"released": seen[:1] == [True], "errors": errors, "stuck": stuck}
+    if stuck:
+        return out
+    calls = []
+    first = cache.get_or_compute("slow", lambda: calls.append(1) or _cs_Box("again"))
+    size_before = len(cache)
+    cache.invalidate("slow")
+    cache.invalidate("never-cached")
+    size_after = len(cache)
+    second = cache.get_or_compute("slow", lambda: calls.append(2) or _cs_Box("again"))
+    third = cache.get_or_compute("slow", lambda: calls.append(3) or _cs_Box("again"))
+    out["invalidate"] = {
+        "cached_hit": type(first) is _cs_Box and first.key == "slow", "calls": calls,
+        "recomputed": type(second) is _cs_Box and second.key == "again" and third is second,
+        "sizes": [size_before if type(size_before) is int else None,
+                  size_after if type(size_after) is int else None]}
+    return out
+''')
+
+
+def _once_calls(rng: random.Random) -> list[Args]:
+    return [(rng.randrange(2**31), 6) for _ in range(2)]
+
+
+def _judge_once(calls: Sequence[Args], values: list[Any]) -> list[str]:
+    reasons: list[str] = []
+    for i, obs in enumerate(values):
+        for r, rd in enumerate(_rounds(i, obs)):
+            common = _common(i, rd)
+            reasons += common
+            if common:
+                break
+            keys, made, got = (_get(rd, k, list) for k in ("keys", "made", "got"))
+            for key in sorted(set(str(k) for k in keys)):
+                runs = made.count(key)
+                if runs != 1:
+                    reasons.append(f"call {i}: the factory for key {key!r} ran {runs} times")
+                idx = {got[j] for j, k in enumerate(keys) if k == key}
+                if len(idx) != 1 or made[idx.pop()] != key:
+                    reasons.append(f"call {i}: callers of key {key!r} did not all get the "
+                                   "object its factory made")
+        else:
+            ind = _get(obs, "independent", dict)
+            common = _common(i, ind)
+            reasons += common
+            if common:
+                continue
+            if ind.get("released") is not True:
+                reasons.append(f"call {i}: computing one key blocked a caller of another key")
+            inv = _get(obs, "invalidate", dict)
+            if inv.get("cached_hit") is not True or inv.get("calls") != [2]:
+                reasons.append(f"call {i}: a cached key was recomputed, or an invalidated key "
+                               "was not recomputed exactly once")
+            elif inv.get("recomputed") is not True:
+                reasons.append(f"call {i}: after invalidate() the new value was not cached")
+            distinct = len(set(map(str, _get(obs["rounds"][-1], "keys", list))))
+            sizes = [distinct + 2, distinct + 1]  # round keys plus "slow" and "fast"
+            if inv.get("sizes") != sizes:
+                reasons.append(f"call {i}: len() gave {inv.get('sizes')} around invalidate(), "
+                               f"expected {sizes}")
+    return reasons
+
+
+_ONCE_REF = """\
+import threading
+
+class OnceCache:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._values = {}
+        self._pending = {}  # key -> Event set when its computation finishes
+
+    def get_or_compute(self, key, factory):
+        while True:
+            with self._lock:
+                if key in self._values:
+                    return self._values[key]
+                event = self._pending.get(key)
+                if event is None:
+                    event = self._pending[key] = threading.Event()
+                    break
+            event.wait()
+        try:
+            value = factory()
+            with self._lock:
+                self._values[key] = value
+            return value
+        finally:
+            with self._lock:
+                del self._pending[key]
+            event.set()
+
+    def invalidate(self, key):
+        with self._lock:
+            self._values.pop(key, None)
+
+    def __len__(self):
+        with self._lock:
+            return len(self._values)
+"""
+
+_ONCE_WRONG = (
+    # Check-then-act: concurrent first callers all run the factory.
+    """\
+class OnceCache:
+    def __init__(self):
+        self._values = {}
+
+    def get_or_compute(self, key, factory):
+        if key in self._values:
+            return self._values[key]
+        value = factory()
+        self._values[key] = value
+        return value
+
+    def invalidate(self, key):
+        self._values.pop(key, None)
+
+    def __len__(self):
+        return len(self._values)
+""",
+    # One global lock held while the factory runs: different keys block each other.
+    """\
+import threading
+
+class OnceCache:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._values = {}
+
+    def get_or_compute(self, key, factory):
+        with self._lock:
+            if key not in self._values:
+                self._values[key] = factory()
+            return self._values[key]
+
+    def invalidate(self, key):
+        with self._lock:
+            self._values.pop(key, None)
+
+    def __len__(self):
+        return len(self._values)
+""",
+)
+
+ONCE_CACHE = ComplexityTask(
+    id="concurrency.once_cache",
+    property="concurrency",
+    level="module",
+    title="Memoising cache: once-only computation per key, no cross-key blocking",
+    prompt=_ONCE_PROMPT,
+    entry_point="_cs_drive_once",
+    make_calls=_once_calls,
+    check=_safe(_judge_once),
+    baseline=HumanBaseline(0.2, 0.8, _ASSUMED,
+                           "Assumed: a once-per-key cache needs per-key waiting outside a "
+                           "global lock, a design most novices miss on the first attempt."),
+    reference_solution=_ONCE_REF,
+    wrong_solutions=_ONCE_WRONG,
+    harness=_ONCE_HARNESS,
+)
+
+TASKS: tuple[ComplexityTask, ...] = (
+    COUNTER, PARALLEL_MAP, BOUNDED_BUFFER, BANK, RW_LOCK, ONCE_CACHE,
 )

@@ -223,8 +223,8 @@ def judge_bucket(args: Args, value: Any) -> list[str]:
         for last in ticks[i:]:
             used += spent[last]
             if used > capacity + refill * (last - first):
-                return [f"safety: admitted cost {used} in ticks {first}..{last}, over the "
-                        f"limit {capacity + refill * (last - first)}"]
+                limit = capacity + refill * (last - first)
+                return [f"safety: admitted cost {used} in ticks {first}..{last}, over the limit {limit}"]
     return []
 
 
@@ -379,7 +379,7 @@ def _rw_events(rng: random.Random, clients: int, steps: int) -> list[list[str]]:
         elif holders:
             emit(["release", rng.choice(sorted(holders)) if rng.random() < 0.9 else rng.choice(names)])
     while lock.writer or lock.readers:  # drain: every holder eventually releases
-        emit(["release", lock.writer or sorted(lock.readers)[0]])
+        emit(["release", lock.writer or min(lock.readers)])
     return events
 
 
