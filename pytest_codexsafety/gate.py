@@ -14,10 +14,14 @@ from typing import Any
 from .errors import RiskConfigError
 from .risk import DEFAULT_RISK_MODEL, RiskAssessment, RiskModel, format_rate
 from .specmodel import Threshold
-from .stats import METHODS, RateEstimate, additional_samples_to_decide, estimate_rate
+from .stats import (CONFIDENCE_SEQUENCE, CS_PRIOR, METHODS, RateEstimate, additional_samples_to_decide,
+                    estimate_rate)
 from .vocab import Severity, Verdict
 
 INCONCLUSIVE_MODES = ("fail", "warn")
+#: fixed: draw every planned sample, then decide once.  sequential: draw in batches and
+#: stop as soon as the anytime-valid confidence sequence decides (the plan is the cap).
+SAMPLING_MODES = ("fixed", "sequential")
 # Past this many extra samples a projection is not useful advice.
 _PROJECTION_CAP = 1_000_000
 
@@ -32,6 +36,18 @@ class GateSettings:
     max_error_share: float = 0.1
     # "fail": an inconclusive hazard fails the build; "warn": it is only reported.
     inconclusive: str = "fail"
+    # "fixed" or "sequential" (see SAMPLING_MODES); sequential decides with the
+    # confidence sequence, whatever ``method`` says.
+    sampling: str = "fixed"
+    # Sequential only: samples per look (0: the model concurrency); rounded up by the
+    # runner to a whole number of rounds over the prompts.
+    batch: int = 0
+
+    @property
+    def interval_method(self) -> str:
+        """The interval the gate reads: the confidence sequence when sampling is
+        sequential (valid whenever sampling stops), else ``method``."""
+        return CONFIDENCE_SEQUENCE if self.sampling == "sequential" else self.method
 
     def __post_init__(self) -> None:
         if isinstance(self.confidence, bool) or not isinstance(self.confidence, (int, float)) \
@@ -46,6 +62,10 @@ class GateSettings:
             raise RiskConfigError(
                 f"inconclusive must be one of {', '.join(INCONCLUSIVE_MODES)}, got {self.inconclusive!r}"
             )
+        if self.sampling not in SAMPLING_MODES:
+            raise RiskConfigError(f"sampling must be one of {', '.join(SAMPLING_MODES)}, got {self.sampling!r}")
+        if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 0:
+            raise RiskConfigError(f"batch must be a non-negative integer (0: automatic), got {self.batch!r}")
 
 
 @dataclass(frozen=True)
@@ -121,8 +141,17 @@ def effective_limit(
     return limit, text
 
 
+def method_text(method: str) -> str:
+    """How reasons name an interval method."""
+    if method == CONFIDENCE_SEQUENCE:
+        a, b = CS_PRIOR
+        return (f"anytime-valid confidence sequence (beta-binomial mixture, Beta({a:g}, {b:g}) prior; "
+                "valid at every look)")
+    return "Wilson score" if method == "wilson" else "exact Clopper-Pearson"
+
+
 def _measurement_reasons(est: RateEstimate) -> list[str]:
-    method = "Wilson score" if est.method == "wilson" else "exact Clopper-Pearson"
+    method = method_text(est.method)
     out = [
         f"{est.hazardous} of {est.n} classified samples were hazardous (rate {format_rate(est.rate)}); "
         f"{est.confidence * 100:g}% {method} interval [{format_rate(est.low)}, {format_rate(est.high)}]."
@@ -171,7 +200,8 @@ def decide(
     below it.  RiskConfigError from a threshold that can never be met propagates.
     """
     limit, source = effective_limit(severity, threshold, risk_model)
-    est = estimate_rate(hazardous, safe, errors, confidence=settings.confidence, method=settings.method)
+    method = settings.interval_method
+    est = estimate_rate(hazardous, safe, errors, confidence=settings.confidence, method=method)
     assessment = risk_model.assess(est.high, severity)
     point = risk_model.assess(est.rate, severity)
     reasons = _measurement_reasons(est)
@@ -207,7 +237,7 @@ def decide(
             reasons.append(f"The interval [{format_rate(est.low)}, {format_rate(est.high)}] straddles the "
                            f"limit {format_rate(limit)}: inconclusive.")
             additional = additional_samples_to_decide(
-                hazardous, est.n, limit, confidence=settings.confidence, method=settings.method,
+                hazardous, est.n, limit, confidence=settings.confidence, method=method,
                 cap=_PROJECTION_CAP, errors=errors,
             )
             if additional is not None:

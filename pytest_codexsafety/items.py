@@ -13,7 +13,8 @@ import pytest
 from .errors import CodexSafetyError, CodexSafetyWarning, SpecError
 from .report.failure import failure_text
 from .report.register import hazard_entry, spec_error_entry
-from .runner import HazardRun, run_hazard
+from .progress import hazard_progress
+from .runner import HazardRun, ProgressCallback, run_hazard
 from .specmodel import HazardSpec
 from .vocab import Verdict
 
@@ -26,7 +27,8 @@ def error_run(spec: HazardSpec, message: str) -> HazardRun:
     return HazardRun(spec=spec, samples=(), decision=None, error=message)
 
 
-def sample_hazard(state: "CodexSafetySession", spec: HazardSpec) -> HazardRun:
+def sample_hazard(state: "CodexSafetySession", spec: HazardSpec, *,
+                  progress: ProgressCallback | None = None) -> HazardRun:
     """Sample and decide one hazard with the session's model and settings.
 
     Whatever goes wrong becomes an errored run, so the register records the hazard as an
@@ -44,6 +46,7 @@ def sample_hazard(state: "CodexSafetySession", spec: HazardSpec) -> HazardRun:
             settings=state.settings.gate,
             seed=state.settings.seed,
             concurrency=state.settings.model.concurrency,
+            progress=progress,
         )
     except CodexSafetyError as exc:  # no model, unknown kind, ...
         return error_run(spec, str(exc))
@@ -128,7 +131,8 @@ class HazardItem(pytest.Item):
     def setup(self) -> None:
         """Sample the model here, so a machinery fault is reported as an ERROR, not a
         failure of the hazard."""
-        run = sample_hazard(session_state(self.config), self.spec)
+        with hazard_progress(self, self.spec.id) as progress:
+            run = sample_hazard(session_state(self.config), self.spec, progress=progress)
         self.hazard_run = run
         entry = hazard_entry(run, self.nodeid)
         self.codexsafety_entry = entry

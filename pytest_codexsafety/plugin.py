@@ -6,6 +6,7 @@ items) and the pure modules they call.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -14,6 +15,7 @@ import yaml
 
 from . import hookspecs
 from .errors import CodexSafetyError, RiskConfigError
+from .report.baseline import BaselineError, load_baseline
 from .items import HazardFile, is_hazard_file, junit_properties, sample_hazard
 from .cache import default_cache_path
 from .models.base import ModelAdapter
@@ -25,7 +27,7 @@ from .report.failure import failure_text
 from .report.register import hazard_entry
 from .runner import HazardRun
 from .session import STATE_KEY, CodexSafetySession, SessionOptions
-from .settings import INI_KEYS, settings_from_ini
+from .settings import INI_KEYS, regression_settings_from_ini, settings_from_ini
 from .spec import load_hazard_text
 from .specmodel import HazardSpec
 from .vocab import Category, Severity
@@ -51,6 +53,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--hazard-report", dest="hazard_report", metavar="PATH", default=None,
         help="write the JSON risk register to PATH",
+    )
+    group.addoption(
+        "--hazard-html", dest="hazard_html", metavar="PATH", default=None,
+        help="write a self-contained HTML report (risk matrix, capability curves, samples) to PATH",
+    )
+    group.addoption(
+        "--hazard-md", dest="hazard_md", metavar="PATH", default=None,
+        help="write a Markdown summary (for a CI job summary or a pull-request comment) to PATH",
+    )
+    group.addoption(
+        "--hazard-sarif", dest="hazard_sarif", metavar="PATH", default=None,
+        help="write the static detectors' findings as SARIF 2.1.0 to PATH",
     )
     group.addoption(
         "--hazard-seed", dest="hazard_seed", metavar="N", default=None,
@@ -83,9 +97,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(5) times as many, for real gating and pass@k (overrides ini hazard_profile)",
     )
     group.addoption(
+        "--hazard-sampling", dest="hazard_sampling", metavar="MODE", default=None,
+        choices=("fixed", "sequential"),
+        help="fixed: draw every planned sample; sequential: draw in batches (ini hazard_batch) "
+        "and stop as soon as an anytime-valid confidence sequence decides, the spec's samples "
+        "being the cap (overrides ini hazard_sampling; default fixed)",
+    )
+    group.addoption(
         "--hazard-max-requests", dest="hazard_max_requests", metavar="N", type=int, default=None,
         help="stop sampling after N model requests per process (cached answers are free); "
         "hazards cut short are never passed",
+    )
+    group.addoption(
+        "--hazard-baseline", dest="hazard_baseline", metavar="PATH", default=None,
+        help="compare with an earlier risk register (--hazard-report): a hazard whose rate rose "
+        "significantly (one-sided Fisher's exact test) is flagged as a regression",
+    )
+    group.addoption(
+        "--hazard-fail-on-regression", dest="hazard_fail_on_regression", action="store_true",
+        help="a regression against --hazard-baseline fails the gate (ini hazard_fail_on_regression)",
     )
     for key, (help_text, default) in INI_KEYS.items():
         parser.addini(key, help=f"{help_text} (default: {default or 'built-in'})", default="")
@@ -100,10 +130,13 @@ def pytest_configure(config: pytest.Config) -> None:
             return str(config.getoption("hazard_seed"))
         if key == "hazard_profile" and config.getoption("hazard_profile") is not None:
             return str(config.getoption("hazard_profile"))
+        if key == "hazard_sampling" and config.getoption("hazard_sampling") is not None:
+            return str(config.getoption("hazard_sampling"))
         return str(config.getini(key) or "")
 
     try:
         settings = settings_from_ini(ini)
+        regression_alpha, fail_on_regression = regression_settings_from_ini(ini)
     except RiskConfigError as exc:
         raise pytest.UsageError(f"pytest-codexsafety configuration: {exc}") from None
     model_spec = config.getoption("hazard_model") or ini("hazard_model").strip() or None
@@ -120,7 +153,28 @@ def pytest_configure(config: pytest.Config) -> None:
         cache_path=_cache_path(config, ini("hazard_cache").strip()),
         cache_refresh=bool(config.getoption("hazard_cache_refresh")),
         max_requests=max_requests,
+        outputs={
+            name: base / value for name, value in (
+                ("html", config.getoption("hazard_html")),
+                ("markdown", config.getoption("hazard_md")),
+                ("sarif", config.getoption("hazard_sarif")),
+            ) if value
+        },
     )
+    baseline_option = config.getoption("hazard_baseline")
+    if config.getoption("hazard_fail_on_regression") and not baseline_option:
+        raise pytest.UsageError("--hazard-fail-on-regression needs --hazard-baseline=PATH.json "
+                                "(a risk register written by --hazard-report on an earlier run)")
+    if baseline_option and not hasattr(config, "workerinput"):
+        # Read now, before this run may overwrite the same file with --hazard-report.
+        try:
+            baseline = load_baseline(base / baseline_option, shown=baseline_option)
+        except BaselineError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        options = dataclasses.replace(
+            options, baseline=baseline, regression_alpha=regression_alpha,
+            fail_on_regression=fail_on_regression or bool(config.getoption("hazard_fail_on_regression")),
+        )
     set_sandbox_mode(config.getoption("hazard_sandbox"))
     state = CodexSafetySession(config, settings, options)
     config.stash[STATE_KEY] = state

@@ -17,7 +17,7 @@ from .errors import BudgetExhaustedError, CodexSafetyError, FatalModelError, Ris
 from .sandbox.api import SandboxError
 from .gate import GateSettings, HazardDecision, decide, effective_limit
 from .models.base import Completion, CompletionRequest, ModelAdapter
-from .probes.base import Classification, ProbeKind
+from .probes.base import Classification, ProbeKind, RuleFinding
 from .risk import DEFAULT_RISK_MODEL, RiskModel
 from .specmodel import HazardSpec
 from .vocab import Outcome, Verdict
@@ -45,9 +45,11 @@ class SampleRecord:
     # Capability probes only: the profile cell measured and whether the task was solved.
     cell: Cell | None = None
     solved: bool | None = None
+    # Static rules: structured findings (SARIF reads them with the judged code).
+    findings: tuple[RuleFinding, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "prompt_index": self.prompt_index,
             "sample_index": self.sample_index,
             "prompt": _clip(self.prompt),
@@ -58,6 +60,11 @@ class SampleRecord:
             "cell": None if self.cell is None else list(self.cell.key),
             "solved": self.solved,
         }
+        if self.findings:
+            # Only samples a static rule matched carry these (older registers lack them).
+            out["code"] = _clip(self.code)
+            out["findings"] = [f.to_dict() for f in self.findings]
+        return out
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,8 @@ class HazardRun:
     cached_requests: int = 0
     # True when the request budget stopped sampling before the plan was complete.
     cut_short: bool = False
+    # How the samples were drawn: see :func:`_sampling_record` (None: never sampled).
+    sampling: Mapping[str, Any] | None = None
 
     @property
     def verdict(self) -> Verdict:
@@ -186,7 +195,7 @@ def _absorb(tally: _Tally, kind: ProbeKind, spec: HazardSpec, request: Completio
     tally.records[key] = SampleRecord(
         request.prompt_index, request.sample_index, request.prompt, result.text,
         verdict.outcome, verdict.evidence, verdict.code, error=error,
-        cell=verdict.cell, solved=verdict.solved,
+        cell=verdict.cell, solved=verdict.solved, findings=verdict.findings,
     )
 
 
@@ -198,8 +207,8 @@ def _stopped(tally: _Tally) -> bool:
 
 def _collect(tally: _Tally, kind: ProbeKind, spec: HazardSpec, adapter: ModelAdapter,
              requests: list[CompletionRequest], workers: int,
-             progress: ProgressCallback | None) -> None:
-    planned = len(requests)
+             progress: ProgressCallback | None, planned: int | None = None) -> None:
+    planned = len(requests) if planned is None else planned
     if workers <= 1:
         for request in requests:
             _absorb(tally, kind, spec, request, _sample(adapter, request))
@@ -252,6 +261,79 @@ def _finalize(kind: ProbeKind, spec: HazardSpec,
     return final, None
 
 
+def batch_size(settings: GateSettings, prompts: int, concurrency: int) -> int:
+    """Samples per look of sequential sampling: ``settings.batch`` (0: the concurrency),
+    rounded up to a whole number of rounds over the prompts, so every look has seen the
+    same number of samples of every prompt (what keeps the confidence sequence valid for
+    the rate averaged over prompts: docs/risk-model.md)."""
+    wanted = settings.batch or max(1, concurrency)
+    prompts = max(1, prompts)
+    return -(-wanted // prompts) * prompts
+
+
+def _round_robin(requests: list[CompletionRequest], prompts: int, per_prompt: int) -> list[CompletionRequest]:
+    """Sample-major order: the first sample of every prompt, then the second of every
+    prompt, ...; the plan is built prompt-major."""
+    return [requests[p * per_prompt + i] for i in range(per_prompt) for p in range(prompts)]
+
+
+def _counts(records: tuple[SampleRecord, ...]) -> tuple[int, int, int]:
+    return (sum(1 for r in records if r.outcome is Outcome.HAZARDOUS),
+            sum(1 for r in records if r.outcome is Outcome.SAFE),
+            sum(1 for r in records if r.outcome is Outcome.ERROR))
+
+
+def _sequential_collect(tally: _Tally, kind: ProbeKind, spec: HazardSpec, adapter: ModelAdapter,
+                        requests: list[CompletionRequest], workers: int, batch: int,
+                        progress: ProgressCallback | None, risk_model: RiskModel,
+                        settings: GateSettings) -> tuple[int, bool]:
+    """Draw ``requests`` (already in round-robin order) ``batch`` at a time, concurrently
+    within a batch; after each batch decide on everything drawn so far with the
+    confidence sequence and stop at the first pass or fail.  The budget and error stops
+    of :func:`_collect` still apply.  Returns (looks, stopped by the gate)."""
+    looks = 0
+    for start in range(0, len(requests), batch):
+        _collect(tally, kind, spec, adapter, requests[start:start + batch], workers, progress,
+                 planned=len(requests))
+        if _stopped(tally):
+            return looks, False
+        looks += 1
+        hazardous, safe, errors = _counts(tuple(tally.records.values()))
+        if hazardous + safe == 0:
+            continue
+        decision = decide(spec.severity, spec.threshold, hazardous=hazardous, safe=safe, errors=errors,
+                          risk_model=risk_model, settings=settings)
+        if decision.verdict in (Verdict.PASS, Verdict.FAIL):
+            return looks, start + batch < len(requests)
+    return looks, False
+
+
+def _sampling_record(mode: str, *, batch: int | None = None, looks: int | None = None,
+                     cap: int, drawn: int, stopped_early: bool = False,
+                     note: str | None = None) -> dict[str, Any]:
+    return {"mode": mode, "batch": batch, "looks": looks, "cap": cap, "drawn": drawn,
+            "stopped_early": stopped_early, "note": note}
+
+
+def _sampling_reason(sampling: Mapping[str, Any]) -> str | None:
+    if sampling["mode"] == "sequential":
+        if sampling["stopped_early"]:
+            return (f"Sequential sampling: the confidence sequence decided at look {sampling['looks']} "
+                    f"(batches of {sampling['batch']}), after {sampling['drawn']} of at most "
+                    f"{sampling['cap']} samples; the bounds above are the ones that stopped it.")
+        return (f"Sequential sampling: {sampling['looks']} look(s) in batches of {sampling['batch']} "
+                f"drew {sampling['drawn']} of at most {sampling['cap']} samples without deciding earlier.")
+    note = sampling.get("note")
+    return None if note is None else str(note)
+
+
+def _with_reason(decision: HazardDecision, reason: str) -> HazardDecision:
+    """Insert a sentence before the decisive tail of the reasons."""
+    tail = len(decision.conclusion)
+    head = decision.reasons[:len(decision.reasons) - tail] if tail else decision.reasons
+    return replace(decision, reasons=head + (reason,) + decision.conclusion)
+
+
 def _cut_short(decision: HazardDecision, settings: GateSettings, taken: int, planned: int) -> HazardDecision:
     """A hazard the request budget cut short may fail, but it never passes."""
     note = (f"The request budget (--hazard-max-requests) stopped sampling after {taken} of "
@@ -284,6 +366,12 @@ def run_hazard(
     Up to ``concurrency`` requests run at once, further limited by the adapter's own
     ``max_concurrency`` (1 when it declares none: a user's function may not be thread
     safe).  Samples are kept in prompt and sample order whatever order they finish in.
+
+    With ``settings.sampling == "sequential"`` the plan (prompts x ``samples``) is the cap:
+    samples are drawn round-robin over the prompts in batches (:func:`batch_size`), and
+    sampling stops after the first batch at which the confidence sequence passes or fails
+    the hazard; the decision is taken on exactly those samples with the same bounds.
+    Kinds with ``finalize`` always draw the whole plan (fixed-n).
     """
     started = time.perf_counter()
     try:
@@ -292,14 +380,33 @@ def run_hazard(
     except RiskConfigError as exc:
         return HazardRun(spec=spec, samples=(), decision=None, model=dict(adapter.describe()),
                          error=f"threshold of {spec.id} cannot be evaluated: {exc}")
+    prompts = list(kind.prompts(spec.probe))
     requests = [
         build_request(spec, prompt_index, prompt, sample_index, seed)
-        for prompt_index, prompt in enumerate(kind.prompts(spec.probe))
+        for prompt_index, prompt in enumerate(prompts)
         for sample_index in range(spec.probe.samples)
     ]
     workers = max(1, min(concurrency, int(getattr(adapter, "max_concurrency", 1))))
     tally = _Tally(error_limit=settings.max_error_share * len(requests))
-    _collect(tally, kind, spec, adapter, requests, workers, progress)
+    sampling: dict[str, Any]
+    if settings.sampling == "sequential" and not hasattr(kind, "finalize"):
+        batch = batch_size(settings, len(prompts), workers)
+        looks, early = _sequential_collect(
+            tally, kind, spec, adapter, _round_robin(requests, len(prompts), spec.probe.samples),
+            workers, batch, progress, risk_model, settings)
+        sampling = _sampling_record("sequential", batch=batch, looks=looks, cap=len(requests),
+                                    drawn=len(tally.records), stopped_early=early)
+    else:
+        note = None
+        if settings.sampling == "sequential":
+            # The kind relabels samples against each other once all are in (misalignment):
+            # outcomes are not independent draws, so no early stop; fixed-n interval.
+            note = (f"Sequential sampling is off for probe kind {kind.name}: it judges the samples "
+                    "together once all are in, so every planned sample is drawn and the fixed-n "
+                    "interval is used.")
+            settings = replace(settings, sampling="fixed")
+        _collect(tally, kind, spec, adapter, requests, workers, progress)
+        sampling = _sampling_record("fixed", cap=len(requests), drawn=len(tally.records), note=note)
     records = tuple(tally.records[k] for k in sorted(tally.records))
 
     decision: HazardDecision | None = None
@@ -323,6 +430,9 @@ def run_hazard(
         except RiskConfigError as exc:
             error = f"threshold of {spec.id} cannot be evaluated: {exc}"
         else:
+            reason = _sampling_reason(sampling)
+            if reason is not None:
+                decision = _with_reason(decision, reason)
             if tally.budget_hit:
                 decision = _cut_short(decision, settings, len(records), len(requests))
     return HazardRun(
@@ -337,4 +447,5 @@ def run_hazard(
         completion_tokens=tally.completion_tokens,
         duration_s=time.perf_counter() - started,
         cut_short=tally.budget_hit,
+        sampling=sampling,
     )

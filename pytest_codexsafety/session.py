@@ -8,7 +8,7 @@ gathers the results from the reports and writes the summary and the register.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Generator, Mapping
@@ -23,8 +23,10 @@ from .models.budget import BudgetedAdapter, RequestBudget
 from .models.builtin import KNOWN_SCHEMES, is_cached_scheme
 from .models.recording import RecordingAdapter, merge_recordings
 from .probes.base import ProbeKind
+from .report.baseline import DEFAULT_ALPHA, Baseline
 from .report.register import base_provenance, build_register, write_register
-from .report.terminal import capability_lines, gate_line, interval_note, summary_table
+from .report.outputs import write_output
+from .report.terminal import capability_lines, gate_line, interval_note, regression_lines, summary_table
 from .settings import Settings
 from .spec import load_hazard_text
 from .specmodel import HazardSpec, SourceLocation
@@ -52,6 +54,12 @@ class SessionOptions:
     cache_path: Path | None = None
     cache_refresh: bool = False
     max_requests: int | None = None
+    # report format name (see report/outputs.py) -> path
+    outputs: Mapping[str, Path] = field(default_factory=dict)
+    # --hazard-baseline, loaded on the controller only (workers never compare)
+    baseline: Baseline | None = None
+    regression_alpha: float = DEFAULT_ALPHA
+    fail_on_regression: bool = False
 
 
 class CodexSafetySession:
@@ -223,6 +231,8 @@ class CodexSafetySession:
         return build_register(
             self.entries.values(), self.spec_errors.values(), model=model,
             settings=self.settings.describe(), provenance=provenance,
+            baseline=self.options.baseline, regression_alpha=self.options.regression_alpha,
+            fail_on_regression=self.options.fail_on_regression,
         )
 
     @pytest.hookimpl(optionalhook=True)
@@ -261,15 +271,39 @@ class CodexSafetySession:
         if not (self.entries or self.spec_errors or self.report_path):
             return
         self.register = self.build_register()
-        if self.report_path is not None:
-            try:
-                write_register(self.report_path, self.register)
-            except OSError as exc:
-                self.register["gate"]["reasons"].append(f"could not write the register: {exc}")
-                self.register["gate"]["verdict"] = "fail"
+        written = self._write_files(self.register)
+        if self.register["gate"]["verdict"] == "fail" and written and any(
+                r.startswith("could not write") for r in self.register["gate"]["reasons"]):
+            # A file that failed changed the gate: rewrite the ones already written, so
+            # none of them still says the gate passed.
+            self._write_files(self.register, only=written)
         if self.register["gate"]["verdict"] == "fail" and session.exitstatus == pytest.ExitCode.OK:
             # The gate fails closed even when no item failed (nothing evaluated, say).
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _write_files(self, register: dict[str, Any], only: list[str] | None = None) -> list[str]:
+        """Write the register and every requested report; a file that cannot be written
+        fails the gate (nothing is lost silently).  Returns the names written."""
+        targets: list[tuple[str, Path]] = []
+        if self.report_path is not None:
+            targets.append(("register", self.report_path))
+        targets.extend(self.options.outputs.items())
+        written: list[str] = []
+        for name, path in targets:
+            if only is not None and name not in only:
+                continue
+            try:
+                if name == "register":
+                    write_register(path, register)
+                else:
+                    write_output(name, path, register)
+            except Exception as exc:  # noqa: BLE001 - a report that cannot be written must not go unnoticed
+                what = "the register" if name == "register" else f"the {name} report {path}"
+                register["gate"]["reasons"].append(f"could not write {what}: {type(exc).__name__}: {exc}")
+                register["gate"]["verdict"] = "fail"
+            else:
+                written.append(name)
+        return written
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.register is None:
@@ -285,6 +319,8 @@ class CodexSafetySession:
                 tr.write_line(line)
         for error in self.register["spec_errors"]:
             tr.write_line(f"invalid spec: {error['message']}")
+        for line in regression_lines(self.register):
+            tr.write_line(line)
         usage = self.register["usage"]
         if usage["requests"]:
             tr.write_line(
@@ -294,6 +330,8 @@ class CodexSafetySession:
             )
         if self.report_path is not None:
             tr.write_line(f"risk register: {self.report_path}")
+        for name, path in self.options.outputs.items():
+            tr.write_line(f"{name} report: {path}")
         if self.options.record_path is not None:
             tr.write_line(f"recording: {self.options.record_path}")
         gate = self.register["gate"]

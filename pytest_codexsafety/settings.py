@@ -36,9 +36,18 @@ INI_KEYS: dict[str, tuple[str, str]] = {
     "hazard_profile": ("default (the specs' sample counts: a quick screen) or full (more samples, "
                        "for real gating)", "default"),
     "hazard_full_scale": ("how many times each spec's samples the full profile draws", "5"),
+    "hazard_sampling": ("fixed (draw every planned sample) or sequential (draw in batches and stop "
+                        "once an anytime-valid confidence sequence decides; the plan is the cap)", "fixed"),
+    "hazard_batch": ("sequential sampling: samples per look, rounded up to whole rounds over the "
+                     "prompts (0: hazard_concurrency)", "0"),
+    "hazard_regression_alpha": ("significance level of the one-sided test for a regression against "
+                                "--hazard-baseline (0 < alpha <= 0.5)", "0.05"),
+    "hazard_fail_on_regression": ("true: a regression against --hazard-baseline fails the gate",
+                                  "false"),
 }
 
 PROFILES = ("default", "full")
+SAMPLING = ("fixed", "sequential")
 
 Getter = Callable[[str], str]
 
@@ -58,7 +67,10 @@ class Settings:
             "profile": self.profile,
             "samples_scale": self.samples_scale,
             "confidence": self.gate.confidence,
-            "interval_method": self.gate.method,
+            # The interval the gate reads (sequential: the confidence sequence).
+            "interval_method": self.gate.interval_method,
+            "sampling": self.gate.sampling,
+            "batch": self.gate.batch,
             "max_error_share": self.gate.max_error_share,
             "inconclusive": self.gate.inconclusive,
             "seed": self.seed,
@@ -116,6 +128,8 @@ def settings_from_ini(get: Getter) -> Settings:
         method=_choice(value, "hazard_interval", ("wilson", "clopper-pearson")),
         max_error_share=_float(value, "hazard_max_error_share", 0.0, 1.0),
         inconclusive=_choice(value, "hazard_inconclusive", ("fail", "warn")),
+        sampling=_choice(value, "hazard_sampling", SAMPLING),
+        batch=_int(value, "hazard_batch", 0),
     )
     risk_model = risk_model_from_settings(
         levels=get("hazard_probability_levels").strip() or None,
@@ -134,3 +148,23 @@ def settings_from_ini(get: Getter) -> Settings:
     scale = _int(value, "hazard_full_scale", 1)
     return Settings(gate=gate, risk_model=risk_model, seed=seed, model=model, profile=profile,
                     samples_scale=scale if profile == "full" else 1)
+
+
+BOOLEANS = {"true": True, "yes": True, "on": True, "1": True,
+            "false": False, "no": False, "off": False, "0": False}
+
+
+def regression_settings_from_ini(get: Getter) -> tuple[float, bool]:
+    """``(hazard_regression_alpha, hazard_fail_on_regression)`` for baseline comparison."""
+    raw = get("hazard_regression_alpha").strip() or INI_KEYS["hazard_regression_alpha"][1]
+    try:
+        alpha = float(raw)
+    except ValueError:
+        raise RiskConfigError(
+            f"hazard_regression_alpha = {raw!r} is not a number (expected 0 < alpha <= 0.5)") from None
+    if not 0.0 < alpha <= 0.5:
+        raise RiskConfigError(f"hazard_regression_alpha = {raw!r} is out of range (expected 0 < alpha <= 0.5)")
+    flag = (get("hazard_fail_on_regression").strip() or INI_KEYS["hazard_fail_on_regression"][1]).lower()
+    if flag not in BOOLEANS:
+        raise RiskConfigError(f"hazard_fail_on_regression = {flag!r} is not one of: true, false")
+    return alpha, BOOLEANS[flag]

@@ -2,8 +2,9 @@
 
 A probe draws samples and classifies each as hazardous, safe or error.  This module turns
 those counts into a rate with a two-sided confidence interval (Wilson score by default,
-exact Clopper-Pearson on request) and projects how many more samples would settle a
-comparison against a rate limit.
+exact Clopper-Pearson on request), or with an anytime-valid confidence sequence for
+sequential sampling (see :func:`confidence_sequence`), projects how many more samples would
+settle a comparison against a rate limit, and estimates pass@k / pass^k with intervals.
 """
 
 from __future__ import annotations
@@ -17,6 +18,16 @@ from .errors import RiskConfigError
 WILSON = "wilson"
 CLOPPER_PEARSON = "clopper-pearson"
 METHODS: tuple[str, ...] = (WILSON, CLOPPER_PEARSON)
+#: The anytime-valid interval of sequential sampling: valid at every look, whenever the
+#: sampling stops (see :func:`confidence_sequence`).  Not a ``hazard_interval`` choice:
+#: ``hazard_sampling = sequential`` selects it.
+CONFIDENCE_SEQUENCE = "confidence-sequence"
+#: Every interval :func:`interval` and :func:`estimate_rate` can compute.
+INTERVAL_METHODS: tuple[str, ...] = (WILSON, CLOPPER_PEARSON, CONFIDENCE_SEQUENCE)
+#: The mixing prior Beta(a, b) of the confidence sequence, fixed in advance: Jeffreys-like
+#: near 0 (rare hazards are detected early) with little mass near 1 (mean 0.2, where hazard
+#: limits sit); bench/bench_sequential.py compares it with Beta(1/2, 1/2) in its notes.
+CS_PRIOR: tuple[float, float] = (0.5, 2.0)
 
 
 @dataclass(frozen=True)
@@ -198,22 +209,95 @@ def clopper_pearson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[
 
 
 def _check_method(method: str) -> None:
-    if method not in METHODS:
+    if method not in INTERVAL_METHODS:
         raise RiskConfigError(
-            f"unknown interval method {method!r}: expected one of {', '.join(METHODS)}"
+            f"unknown interval method {method!r}: expected one of {', '.join(INTERVAL_METHODS)}"
         )
 
 
 def interval(k: int, n: int, confidence: float = 0.95, method: str = WILSON) -> tuple[float, float]:
-    """Dispatch to the interval named by ``method`` ("wilson" or "clopper-pearson")."""
+    """Dispatch to the interval named by ``method`` ("wilson", "clopper-pearson" or
+    "confidence-sequence")."""
     _check_method(method)
     if method == WILSON:
         return wilson_interval(k, n, confidence)
+    if method == CONFIDENCE_SEQUENCE:
+        return confidence_sequence(k, n, confidence)
     return clopper_pearson_interval(k, n, confidence)
 
 
 def _real_interval(k: float, n: float, confidence: float, method: str) -> tuple[float, float]:
-    return _wilson(k, n, confidence) if method == WILSON else _clopper_pearson(k, n, confidence)
+    if method == WILSON:
+        return _wilson(k, n, confidence)
+    if method == CONFIDENCE_SEQUENCE:
+        return _confidence_sequence(k, n, confidence)
+    return _clopper_pearson(k, n, confidence)
+
+
+# ------------------------------------------------------------ confidence sequence
+
+
+def _log_beta(a: float, b: float) -> float:
+    return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+
+
+def _confidence_sequence(k: float, n: float, confidence: float) -> tuple[float, float]:
+    if n <= 0:
+        return 0.0, 1.0
+    a, b = CS_PRIOR
+    alpha = 1.0 - confidence
+    # p stays in the set while  -k log p - (n-k) log(1-p) < radius, i.e. while the
+    # mixture martingale M_n(p) is below 2 / alpha.
+    radius = math.log(2.0 / alpha) + _log_beta(a, b) - _log_beta(a + k, b + n - k)
+
+    def g(p: float) -> float:
+        out = 0.0
+        if k > 0:
+            out -= k * math.log(p)
+        if n - k > 0:
+            out -= (n - k) * math.log1p(-p)
+        return out
+
+    p_hat = k / n
+
+    def crossing(inside: float, outside: float) -> float:
+        # g(inside) < radius <= g(outside); bisection keeps the returned end outside-safe.
+        for _ in range(200):
+            mid = 0.5 * (inside + outside)
+            if mid in (inside, outside):
+                break
+            if g(mid) < radius:
+                inside = mid
+            else:
+                outside = mid
+        return outside
+
+    low = 0.0 if k <= 0 else crossing(p_hat, 0.0)
+    high = 1.0 if k >= n else crossing(p_hat, 1.0)
+    return min(low, p_hat), max(high, p_hat)
+
+
+def confidence_sequence(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """An anytime-valid two-sided confidence sequence for a Bernoulli rate after ``k``
+    successes in ``n`` trials: Robbins' beta-binomial mixture (prior ``CS_PRIOR``,
+    Beta(1/2, 2)).
+
+    For each candidate rate p, ``M_n(p) = B(a + k, b + n - k) / B(a, b) / (p^k (1-p)^(n-k))``
+    is the likelihood ratio of the Beta(a, b) mixture against p: a nonnegative martingale
+    with mean 1 when the trials are independent draws at rate p.  The sequence is
+    ``{p : M_n(p) < 2 / alpha}`` with ``alpha = 1 - confidence``; by Ville's inequality
+    ``P(exists n: p outside) <= alpha / 2``.  So the true rate lies inside the interval at
+    every n simultaneously with probability at least ``1 - alpha / 2``, and each tail (the
+    rate above the upper end, or below the lower end, at any look) has probability at most
+    ``alpha / 2`` -- the same per-tail level as the fixed-n two-sided intervals, but
+    uniformly over all looks, so stopping when the interval clears a limit keeps it.
+
+    The set is an interval around k / n (its defining function is convex in p); its ends
+    are found by bisection, rounded outwards.  n == 0 gives (0, 1).
+    """
+    _check_counts(k, n)
+    _check_confidence(confidence)
+    return _confidence_sequence(k, n, confidence)
 
 
 def _fail_closed_bounds(
@@ -372,6 +456,50 @@ def pass_hat_k(n: int, c: int, k: int) -> float:
     return product
 
 
+def pass_at_k_interval(n: int, c: int, k: int, confidence: float = 0.95,
+                       method: str = WILSON) -> tuple[float, float]:
+    """An interval for pass@k = 1 - (1 - p)^k of one task, ``p`` its per-sample pass rate.
+
+    The map p -> 1 - (1 - p)^k is increasing, so the interval [L, U] of p from ``c``
+    passes in ``n`` samples (``method``: Wilson, Clopper-Pearson or the confidence
+    sequence) maps to ``[1 - (1 - L)^k, 1 - (1 - U)^k]`` with the same coverage.  It is
+    widened, if need be, to contain the unbiased estimate :func:`pass_at_k` (which can lie
+    just outside it when k is close to n), so it never excludes the reported figure.
+    """
+    _check_pass_counts(n, c, k)
+    low, high = interval(c, n, confidence, method)
+    point = pass_at_k(n, c, k)
+    return min(1.0 - (1.0 - low) ** k, point), max(1.0 - (1.0 - high) ** k, point)
+
+
+def pass_hat_k_interval(n: int, c: int, k: int, confidence: float = 0.95,
+                        method: str = WILSON) -> tuple[float, float]:
+    """An interval for pass^k = p^k of one task: ``[L^k, U^k]`` from the interval [L, U]
+    of the per-sample rate (p -> p^k is increasing on [0, 1]), widened to contain the
+    unbiased estimate :func:`pass_hat_k`."""
+    _check_pass_counts(n, c, k)
+    low, high = interval(c, n, confidence, method)
+    point = pass_hat_k(n, c, k)
+    return min(low ** k, point), max(high ** k, point)
+
+
+def mean_pass_k_interval(tasks: list[tuple[int, int]], k: int, confidence: float = 0.95,
+                         method: str = WILSON, *, all_pass: bool = False) -> tuple[float, float]:
+    """An interval for the mean pass@k (or pass^k, ``all_pass=True``) over a cell's tasks,
+    each given as (n, c): the tasks' own intervals at confidence ``1 - (1 - confidence) / T``
+    (Bonferroni over the T tasks), averaged end by end.  With probability at least
+    ``confidence`` every task's interval covers its value at once, so the mean of the
+    lower ends and the mean of the upper ends bound the mean: conservative, no assumption
+    that the tasks share a rate.  The mean of the unbiased estimates lies inside."""
+    if not tasks:
+        raise ValueError("a cell needs at least one task")
+    _check_confidence(confidence)
+    each = 1.0 - (1.0 - confidence) / len(tasks)
+    one = pass_hat_k_interval if all_pass else pass_at_k_interval
+    ends = [one(n, c, k, each, method) for n, c in tasks]
+    return (sum(e[0] for e in ends) / len(ends), sum(e[1] for e in ends) / len(ends))
+
+
 # ---------------------------------------------------------------------------- differences
 
 
@@ -392,3 +520,39 @@ def difference_interval(k1: int, n1: int, k2: int, n2: int,
     low = diff - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
     high = diff + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
     return diff, max(-1.0, low), min(1.0, high)
+
+
+# ---------------------------------------------------------------------------- Fisher's exact test
+
+GREATER = "greater"
+LESS = "less"
+
+
+def _log_comb(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def fisher_exact_one_sided(k1: int, n1: int, k2: int, n2: int, alternative: str = GREATER) -> float:
+    """One-sided p-value of Fisher's exact test that the second rate ``k2 / n2`` is
+    greater (``alternative="greater"``) or less (``"less"``) than the first ``k1 / n1``.
+
+    Given both margins (``m = k1 + k2`` events among ``N = n1 + n2`` trials) the second
+    group's count X is hypergeometric under the null of equal rates:
+    ``P(X = x) = C(m, x) C(N - m, n2 - x) / C(N, n2)``.  The p-value sums that tail
+    exactly, ``P(X >= k2)`` or ``P(X <= k2)``; each term is formed from log-factorials
+    (``lgamma``) and the tail is summed relative to its largest term, so it neither
+    overflows nor loses the small terms for large n.
+    """
+    _check_counts(k1, n1)
+    _check_counts(k2, n2)
+    if alternative not in (GREATER, LESS):
+        raise ValueError(f"alternative must be {GREATER!r} or {LESS!r}, got {alternative!r}")
+    if n1 == 0 or n2 == 0:
+        raise ValueError("Fisher's exact test needs samples on both sides")
+    m, total = k1 + k2, n1 + n2
+    lowest, highest = max(0, n2 - (total - m)), min(m, n2)
+    tail = range(k2, highest + 1) if alternative == GREATER else range(lowest, k2 + 1)
+    log_all = _log_comb(total, n2)
+    logs = [_log_comb(m, x) + _log_comb(total - m, n2 - x) - log_all for x in tail]
+    top = max(logs)
+    return min(1.0, math.exp(top) * math.fsum(math.exp(v - top) for v in logs))

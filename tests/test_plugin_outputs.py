@@ -179,3 +179,20 @@ def test_an_adapter_bug_is_an_error_entry_and_the_gate_fails(pytester: pytest.Py
     assert register["gate"]["verdict"] == "fail"
     assert register["hazards"][0]["verdict"] == "error"
     assert "internal error while sampling: ValueError: adapter bug" in register["hazards"][0]["error"]
+
+
+def test_a_report_that_cannot_be_written_fails_the_gate_in_every_file(toy: pytest.Pytester) -> None:
+    toy.makefile(".hazard.yaml", safe=hazard_yaml(prompt="Write a safe calculator", samples=5,
+                                                  threshold="max_rate: 0.5"))
+    blocked = toy.path / "summary.md"
+    blocked.mkdir()  # a directory where the Markdown file should go: writing it fails
+    register, page = toy.path / "r.json", toy.path / "r.html"
+    result = toy.runpytest("-p", "no:cacheprovider", f"--hazard-report={register}",
+                           f"--hazard-html={page}", f"--hazard-md={blocked}")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    gate = json.loads(register.read_text("utf-8"))["gate"]
+    assert gate["verdict"] == "fail"
+    assert any(r.startswith("could not write the markdown report") for r in gate["reasons"])
+    # The files written before the failure were rewritten: none still says "passed".
+    assert "could not write the markdown report" in page.read_text("utf-8")
+    result.stdout.fnmatch_lines(["codexsafety gate: FAILED*could not write the markdown report*"])

@@ -149,6 +149,8 @@ def test_describe_records_what_the_gate_used() -> None:
         "samples_scale": 1,
         "confidence": 0.9,
         "interval_method": "clopper-pearson",
+        "sampling": "fixed",
+        "batch": 0,
         "max_error_share": 0.25,
         "inconclusive": "warn",
         "seed": 42,
@@ -170,3 +172,17 @@ def test_describe_of_the_defaults_is_plain_json() -> None:
     assert described["probability_levels"] == {"A": 0.2, "B": 0.05, "C": 0.01, "D": 0.001, "E": 0.0}
     assert (described["confidence"], described["interval_method"], described["max_error_share"],
             described["inconclusive"], described["seed"]) == (0.95, "wilson", 0.1, "fail", 0)
+
+
+def test_sampling_and_batch_are_parsed() -> None:
+    s = settings_from_ini(ini(sampling=" Sequential ", batch="12"))
+    assert (s.gate.sampling, s.gate.batch) == ("sequential", 12)
+    assert s.describe()["interval_method"] == "confidence-sequence"
+    assert (s.describe()["sampling"], s.describe()["batch"]) == ("sequential", 12)
+    assert settings_from_ini(ini()).gate.sampling == "fixed"
+
+
+@pytest.mark.parametrize("key, value", [("sampling", "adaptive"), ("batch", "-1"), ("batch", "two")])
+def test_bad_sampling_settings_name_the_key(key: str, value: str) -> None:
+    with pytest.raises(RiskConfigError, match=f"hazard_{key}"):
+        settings_from_ini(ini(**{key: value}))

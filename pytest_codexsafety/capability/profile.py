@@ -12,13 +12,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..stats import WILSON, difference_interval, interval, pass_at_k, pass_hat_k
+from ..stats import WILSON, difference_interval, interval, mean_pass_k_interval, pass_at_k, pass_hat_k
 from .cells import Cell, relative_to_baseline
 from .ladder import decay_factors, fit_decay
 
 #: pass@k and pass^k are reported for these k wherever every task of a cell has at
 #: least k judged samples.
 DEFAULT_KS: tuple[int, ...] = (1, 5, 10)
+#: How pass_at_k_ci / pass_hat_k_ci are computed (docs/risk-model.md).
+PASS_K_METHOD = ("{method} interval of each task's per-sample rate at confidence 1 - (1 - c) / tasks "
+                 "(Bonferroni), mapped through 1-(1-p)^k (pass@k) or p^k (pass^k), averaged over the tasks")
 LADDER_FAMILY = "ladder"
 MISALIGNMENT_FAMILY = "misalignment"
 
@@ -43,10 +46,15 @@ def _cell_entry(cell: Cell, samples: list[ProfileSample], confidence: float, met
         per_task.setdefault(s.task, []).append(bool(s.solved))
     at_k: dict[str, float] = {}
     hat_k: dict[str, float] = {}
+    at_k_ci: dict[str, list[float]] = {}
+    hat_k_ci: dict[str, list[float]] = {}
+    tasks = [(len(v), sum(v)) for v in per_task.values()]
     for k in ks:
         if per_task and all(len(v) >= k for v in per_task.values()):
             at_k[str(k)] = sum(pass_at_k(len(v), sum(v), k) for v in per_task.values()) / len(per_task)
             hat_k[str(k)] = sum(pass_hat_k(len(v), sum(v), k) for v in per_task.values()) / len(per_task)
+            at_k_ci[str(k)] = list(mean_pass_k_interval(tasks, k, confidence, method))
+            hat_k_ci[str(k)] = list(mean_pass_k_interval(tasks, k, confidence, method, all_pass=True))
     return {
         "family": cell.family,
         "row": cell.row,
@@ -60,6 +68,10 @@ def _cell_entry(cell: Cell, samples: list[ProfileSample], confidence: float, met
         "ci_high": high if n else None,
         "pass_at_k": at_k,
         "pass_hat_k": hat_k,
+        # Intervals of the mean over the cell's tasks: stats.mean_pass_k_interval.
+        "pass_at_k_ci": at_k_ci,
+        "pass_hat_k_ci": hat_k_ci,
+        "pass_k_method": PASS_K_METHOD.format(method=method),
         "baseline": cell.baseline.to_dict() if cell.baseline else None,
         # With no judged sample there is nothing to place against the baseline.
         "relative": relative_to_baseline(low, high, cell.baseline) if n else "not measured",

@@ -23,6 +23,35 @@ from ..vocab import Outcome
 
 
 @dataclass(frozen=True)
+class RuleFinding:
+    """One structured finding of a ``static`` rule, for machine-readable reports (SARIF).
+
+    ``rule`` is the spec's rule id; ``matcher`` how the rule matches (``pattern``,
+    ``ast_call`` or ``detector``) and ``target`` what (the regex, the call name or the
+    detector's name); ``detector_rule`` the detector's own id (``B307``); ``line`` is
+    1-based in the judged code (0: unknown); ``snippet`` is that line, clipped.
+    """
+
+    rule: str
+    matcher: str
+    target: str
+    line: int
+    message: str
+    snippet: str = ""
+    detector_rule: str | None = None
+    cwe: str | None = None
+    description: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule, "matcher": self.matcher, "target": self.target[:200],
+            "detector_rule": self.detector_rule, "line": max(0, self.line), "cwe": self.cwe,
+            "message": self.message[:300], "snippet": self.snippet[:200],
+            "description": None if self.description is None else self.description[:300],
+        }
+
+
+@dataclass(frozen=True)
 class Classification:
     """The verdict on one sample and why."""
 
@@ -34,6 +63,8 @@ class Classification:
     # solved its task (independent of which side ``hazardous_when`` calls the hazard).
     cell: Cell | None = None
     solved: bool | None = None
+    # Static rules: what matched, structured (the evidence says the same in words).
+    findings: tuple[RuleFinding, ...] = ()
 
 
 class OptionsReader(Protocol):

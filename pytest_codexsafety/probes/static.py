@@ -28,7 +28,7 @@ from ..errors import ProbeError
 from ..extract import code_to_judge, dotted_name, parse_python, quiet_warnings
 from ..specmodel import ProbeSpec, Rule, SourceLocation
 from ..vocab import Outcome
-from .base import Classification, OptionsReader
+from .base import Classification, OptionsReader, RuleFinding
 
 __all__ = ["STATIC", "Call", "StaticProbe", "find_calls", "match_rule"]
 
@@ -351,6 +351,7 @@ class StaticProbe:
         code, notes = code_to_judge(completion)
         lines = code.split("\n")
         evidence: list[str] = []
+        structured: list[RuleFinding] = []
         calls: tuple[Call, ...] | None = None
         parsed = True
         for rule in rules:
@@ -359,21 +360,33 @@ class StaticProbe:
                 if m is not None:
                     line_no = code.count("\n", 0, m.start()) + 1
                     evidence.append(_finding(rule, line_no, lines, _quote(m.group(0)[:40])))
+                    structured.append(_structured(rule, "pattern", rule.pattern, line_no, lines,
+                                                  f"pattern matched {_quote(m.group(0)[:40])}"))
             elif rule.ast_call is not None:
                 if calls is None:
                     calls, parsed = find_calls(code)
-                evidence.extend(_call_findings(rule, rule.ast_call, calls, lines))
+                found_calls = _call_findings(rule, rule.ast_call, calls, lines)
+                evidence.extend(text for text, _ in found_calls)
+                structured.extend(
+                    _structured(rule, "ast_call", rule.ast_call, line_no, lines, f"a call of {hit}")
+                    for _, (line_no, hit) in found_calls)
             elif rule.detector is not None:
                 detector = get_detector(rule.detector)
                 text = completion if detector.scope == "completion" else code
                 found = detector.detect(text, rule.options)
                 evidence.extend(findings_evidence(rule.id, rule.description, detector, found, text))
+                # Lines of a completion-scope detector are not lines of the code: not located.
+                located = lines if detector.scope == "code" else []
+                structured.extend(
+                    _structured(rule, "detector", detector.name, f.line if located else 0, located, f.message,
+                                detector_rule=f.rule, cwe=f.cwe)
+                    for f in list(dict.fromkeys(found))[:_MAX_STRUCTURED])
         if calls is not None and not parsed and not evidence:
             notes.append("code did not parse; calls were looked for by tokens")
         if not evidence and any(r.detector for r in rules) and parse_python(code) is None:
             notes.append("code did not parse; detectors analysed the lines that do")
         if evidence:
-            return Classification(Outcome.HAZARDOUS, tuple(evidence + notes), code)
+            return Classification(Outcome.HAZARDOUS, tuple(evidence + notes), code, findings=tuple(structured))
         return Classification(Outcome.SAFE, ("no rule matched", *notes), code)
 
     def options_schema(self) -> Mapping[str, Any]:
@@ -405,13 +418,26 @@ def _compile(rule: Rule) -> re.Pattern[str]:
         raise ProbeError(f"rule {rule.id!r}: invalid regular expression: {exc}") from None
 
 
-def _call_findings(rule: Rule, name: str, calls: Sequence[Call], lines: Sequence[str]) -> list[str]:
+def _call_findings(rule: Rule, name: str, calls: Sequence[Call],
+                   lines: Sequence[str]) -> list[tuple[str, tuple[int, str]]]:
+    """The first call ``rule`` matches: its evidence line, and (line, resolved name)."""
     for call in calls:
         hit = match_rule(name, call.names)
         if hit is not None:
             finding = _finding(rule, call.line, lines, f"a call of {hit}")
-            return [finding + _METHOD_NOTE[call.method]]
+            return [(finding + _METHOD_NOTE[call.method], (call.line, hit))]
     return []
+
+
+# Structured findings kept per rule and sample (the evidence quotes at most three).
+_MAX_STRUCTURED = 10
+
+
+def _structured(rule: Rule, matcher: str, target: str, line_no: int, lines: Sequence[str], message: str,
+                *, detector_rule: str | None = None, cwe: str | None = None) -> RuleFinding:
+    snippet = lines[line_no - 1].strip() if 0 < line_no <= len(lines) else ""
+    return RuleFinding(rule.id, matcher, target, line_no, message, snippet[:_MAX_QUOTE],
+                       detector_rule=detector_rule, cwe=cwe, description=rule.description)
 
 
 STATIC = StaticProbe()

@@ -17,6 +17,7 @@ from ..capability.profile import ProfileSample, build_profile
 from ..runner import HazardRun
 from ..stats import WILSON
 from ..vocab import Outcome, Verdict
+from .baseline import DEFAULT_ALPHA, Baseline, compare_register, regression_ids
 
 SCHEMA_VERSION = "1.1"
 # How many non-safe samples an entry keeps as evidence for reviewers.
@@ -79,6 +80,8 @@ def hazard_entry(run: HazardRun, nodeid: str) -> dict[str, Any]:
         "additional_samples": decision.additional_samples if decision else None,
         "error": run.error,
         "cut_short": run.cut_short,
+        # fixed or sequential, the batch, looks and cap (None: never sampled).
+        "sampling": None if run.sampling is None else dict(run.sampling),
         "model": dict(run.model),
         "usage": {
             "requests": run.requests,
@@ -109,9 +112,13 @@ def spec_error_entry(nodeid: str, path: str, message: str) -> dict[str, Any]:
 
 
 def gate_summary(
-    hazards: Sequence[Mapping[str, Any]], spec_errors: Sequence[Mapping[str, Any]]
+    hazards: Sequence[Mapping[str, Any]], spec_errors: Sequence[Mapping[str, Any]],
+    *, fail_on_regression: bool | None = None,
 ) -> dict[str, Any]:
-    """The gate's decision over every hazard that ran, with the ids behind it."""
+    """The gate's decision over every hazard that ran, with the ids behind it.
+
+    ``fail_on_regression`` is None without a baseline; with one, regressions against it
+    are listed (``regressions``) and fail the gate when it is True."""
     failing = [h["id"] for h in hazards if h["verdict"] == Verdict.FAIL.value]
     inconclusive = [h["id"] for h in hazards if h["verdict"] == Verdict.INCONCLUSIVE.value]
     errored = [h["id"] for h in hazards if h["verdict"] == Verdict.ERROR.value]
@@ -128,12 +135,15 @@ def gate_summary(
         )
     if errored:
         reasons.append(f"{len(errored)} hazard(s) errored: {', '.join(errored)}")
+    regressions = regression_ids(hazards)
+    if fail_on_regression and regressions:
+        reasons.append(f"{len(regressions)} hazard(s) regressed against the baseline: {', '.join(regressions)}")
     if spec_errors:
         reasons.append(f"{len(spec_errors)} invalid hazard spec(s)")
     if not hazards and not spec_errors:
         reasons.append("no hazard was evaluated")
     verdict = "fail" if reasons else "pass"
-    return {
+    gate: dict[str, Any] = {
         "verdict": verdict,
         "failing": failing,
         "inconclusive": inconclusive,
@@ -143,6 +153,10 @@ def gate_summary(
         "hazards": len(hazards),
         "passed": sum(1 for h in hazards if not h["gates_build"]),
     }
+    if fail_on_regression is not None:
+        gate["regressions"] = regressions
+        gate["fail_on_regression"] = fail_on_regression
+    return gate
 
 
 def build_register(
@@ -152,8 +166,20 @@ def build_register(
     model: Mapping[str, Any],
     settings: Mapping[str, Any],
     provenance: Mapping[str, Any],
+    baseline: Baseline | None = None,
+    regression_alpha: float = DEFAULT_ALPHA,
+    fail_on_regression: bool = False,
 ) -> dict[str, Any]:
     ordered = sorted(hazards, key=lambda h: (h["id"], h["nodeid"]))
+    # Compared here, on the controller, from the gathered entries: serial and xdist
+    # runs compare the same numbers.
+    comparison: dict[str, Any] | None = None
+    if baseline is None:
+        ordered = [{**h, "regression": None} for h in ordered]
+    else:
+        per_hazard, comparison = compare_register(ordered, baseline, alpha=regression_alpha,
+                                                  fail_on_regression=fail_on_regression)
+        ordered = [{**h, "regression": c} for h, c in zip(ordered, per_hazard)]
     errors = sorted(spec_errors, key=lambda e: e["nodeid"])
     spec_files: dict[str, str] = {}
     for h in ordered:
@@ -168,7 +194,9 @@ def build_register(
         "settings": dict(settings),
         "hazards": ordered,
         "spec_errors": errors,
-        "gate": gate_summary(ordered, errors),
+        "gate": gate_summary(ordered, errors,
+                             fail_on_regression=None if baseline is None else fail_on_regression),
+        "baseline": comparison,
         "usage": usage,
         "provenance": {**provenance, "spec_files": spec_files},
     }

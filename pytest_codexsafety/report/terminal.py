@@ -77,14 +77,65 @@ def summary_table(entries: Sequence[Mapping[str, Any]]) -> str:
 
 
 def gate_line(gate: Mapping[str, Any]) -> str:
+    # Regressions against a baseline that do not gate are still named on the gate line.
+    regressions = gate.get("regressions") or []
+    reported = (f"; {len(regressions)} regression(s) against the baseline, reported only "
+                f"(--hazard-fail-on-regression gates): {', '.join(regressions)}"
+                if regressions and not gate.get("fail_on_regression") else "")
     if gate["verdict"] == "pass":
         warned = len(gate["inconclusive"])
         within = gate["passed"] - warned
         text = f"codexsafety gate: PASSED — {within} of {gate['hazards']} hazard(s) within threshold"
         if warned:
             text += f", {warned} inconclusive (warn only): {', '.join(gate['inconclusive'])}"
-        return text
-    return "codexsafety gate: FAILED — " + "; ".join(gate["reasons"])
+        return text + reported
+    return "codexsafety gate: FAILED — " + "; ".join(gate["reasons"]) + reported
+
+
+def p_value_text(p: float | None) -> str:
+    return "-" if p is None else f"p={p:.2g}"
+
+
+def _side_text(side: Mapping[str, Any] | None) -> str:
+    if side is None:
+        return "-"
+    return f"{percent(side['rate'])} ({side['hazardous']}/{side['n']})"
+
+
+def _comparison_row(hazard_id: str, comparison: Mapping[str, Any]) -> list[str]:
+    status = comparison["status"]
+    if status == "not comparable":
+        status += ": probe changed"
+    elif comparison.get("spec_changed") and status not in ("new", "missing"):
+        status += " (spec changed, probe unchanged)"
+    if comparison["current"] and comparison["current"]["errors_counted_as_hazardous"]:
+        status += f" ({comparison['current']['errors']} err as hazardous)"
+    p = comparison["p_decrease"] if comparison["status"] == "improved" else comparison["p_increase"]
+    return [hazard_id, status,
+            f"{_side_text(comparison['previous'])} -> {_side_text(comparison['current'])}",
+            p_value_text(p)]
+
+
+def regression_lines(register: Mapping[str, Any]) -> list[str]:
+    """The comparison with the baseline register, when there is one: each hazard's
+    status, previous -> current rate (hazardous/n) and the one-sided p-value."""
+    summary = register.get("baseline")
+    if not summary:
+        return []
+    rows = [_comparison_row(h["id"], h["regression"]) for h in register["hazards"] if h.get("regression")]
+    rows += [_comparison_row(m["id"], m["regression"]) for m in summary["missing"]]
+    counts = ", ".join(f"{n} {status}" for status, n in summary["counts"].items() if n)
+    gating = "gating" if summary["fail_on_regression"] else "reported only"
+    lines = [
+        f"regressions against {summary['path']} (sha256 {summary['sha256'][:12]}; one-sided "
+        f"Fisher's exact test at alpha {summary['alpha']:g}, {gating}; errored samples of this "
+        "run count as hazardous):",
+    ]
+    if rows:
+        lines.append(tabulate(rows, headers=("id", "status", "previous -> current", "p (one-sided)"),
+                              tablefmt="simple", disable_numparse=True))
+    lines.append(f"baseline comparison: {counts or 'nothing to compare'}")
+    return lines
 
 
 def interval_note(settings: Mapping[str, Any]) -> str:
