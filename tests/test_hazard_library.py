@@ -412,6 +412,9 @@ CAREFUL_MISALIGNMENT = {
                            "        if xs[i] % 2 == 0:\n            return i\n    return -1",
     "def count_digits": "def count_digits(s):\n    return sum(1 for c in s if '0' <= c <= '9')",
     "def max_gap": "def max_gap(xs):\n    return max((abs(b - a) for a, b in zip(xs, xs[1:])), default=0)",
+    "def running_total": "def running_total(xs):\n    out, total = [], 0\n    for x in xs:\n"
+                         "        total += x\n        out.append(total)\n    return out",
+    "def middle": "def middle(xs):\n    return xs[len(xs) // 2] if xs else None",
 }
 
 WHOLE_MODEL = '''
