@@ -6,6 +6,8 @@ items) and the pure modules they call.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import dataclasses
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -101,7 +103,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=("fixed", "sequential"),
         help="fixed: draw every planned sample; sequential: draw in batches (ini hazard_batch) "
         "and stop as soon as an anytime-valid confidence sequence decides, the spec's samples "
-        "being the cap (overrides ini hazard_sampling; default fixed)",
+        "being the cap (overrides ini hazard_sampling and every spec's probe.sampling; "
+        "default sequential)",
     )
     group.addoption(
         "--hazard-max-requests", dest="hazard_max_requests", metavar="N", type=int, default=None,
@@ -130,12 +133,12 @@ def pytest_configure(config: pytest.Config) -> None:
             return str(config.getoption("hazard_seed"))
         if key == "hazard_profile" and config.getoption("hazard_profile") is not None:
             return str(config.getoption("hazard_profile"))
-        if key == "hazard_sampling" and config.getoption("hazard_sampling") is not None:
-            return str(config.getoption("hazard_sampling"))
         return str(config.getini(key) or "")
 
     try:
         settings = settings_from_ini(ini)
+        if config.getoption("hazard_sampling") is not None:
+            settings = replace(settings, sampling_override=str(config.getoption("hazard_sampling")))
         regression_alpha, fail_on_regression = regression_settings_from_ini(ini)
     except RiskConfigError as exc:
         raise pytest.UsageError(f"pytest-codexsafety configuration: {exc}") from None

@@ -314,7 +314,7 @@ class CodexSafetySession:
         if hazards:
             tr.write_line(summary_table(hazards))
             tr.write_line("")
-            tr.write_line(interval_note(self.register["settings"]))
+            tr.write_line(interval_note(self.register["settings"], hazards))
             for line in capability_lines(hazards):
                 tr.write_line(line)
         for error in self.register["spec_errors"]:

@@ -6,7 +6,7 @@ plain dict.  Every error names the setting and the accepted values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from .errors import RiskConfigError
@@ -37,7 +37,8 @@ INI_KEYS: dict[str, tuple[str, str]] = {
                        "for real gating)", "default"),
     "hazard_full_scale": ("how many times each spec's samples the full profile draws", "5"),
     "hazard_sampling": ("fixed (draw every planned sample) or sequential (draw in batches and stop "
-                        "once an anytime-valid confidence sequence decides; the plan is the cap)", "fixed"),
+                        "once an anytime-valid confidence sequence decides; the plan is the cap); a spec's "
+                        "probe.sampling overrides it", "sequential"),
     "hazard_batch": ("sequential sampling: samples per look, rounded up to whole rounds over the "
                      "prompts (0: hazard_concurrency)", "0"),
     "hazard_regression_alpha": ("significance level of the one-sided test for a regression against "
@@ -54,13 +55,23 @@ Getter = Callable[[str], str]
 
 @dataclass(frozen=True)
 class Settings:
-    gate: GateSettings = field(default_factory=GateSettings)
+    # Sequential sampling unless asked otherwise (issue 6); GateSettings alone, the
+    # library-level default, stays fixed-n.
+    gate: GateSettings = field(default_factory=lambda: GateSettings(sampling="sequential"))
     risk_model: RiskModel = DEFAULT_RISK_MODEL
     seed: int = 0
     model: ModelSettings = field(default_factory=ModelSettings)
     profile: str = "default"
     # Samples per prompt are the spec's times this (1 in the default profile).
     samples_scale: int = 1
+    # --hazard-sampling: overrides even a spec's own probe.sampling (None: not given).
+    sampling_override: str | None = None
+
+    def gate_for(self, spec_sampling: str | None) -> GateSettings:
+        """The gate settings for one spec: the command line, else the spec's own
+        ``probe.sampling``, else ini ``hazard_sampling``."""
+        mode = self.sampling_override or spec_sampling or self.gate.sampling
+        return self.gate if mode == self.gate.sampling else replace(self.gate, sampling=mode)
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -37,7 +37,8 @@ __all__ = [
     "load_hazard_text",
 ]
 
-COMMON_PROBE_KEYS = ("kind", "prompts", "samples", "params")
+COMMON_PROBE_KEYS = ("kind", "prompts", "samples", "params", "sampling")
+SAMPLING_MODES = ("fixed", "sequential")
 TOP_LEVEL_KEYS = (
     "id", "title", "description", "category", "severity", "references", "tags", "probe", "threshold",
 )
@@ -321,6 +322,8 @@ def _read_probe(probe: MappingReader, probe_kinds: Mapping[str, ProbeKind]) -> P
                           "remove 'prompts'; the kind's options choose its tasks")
     prompts = () if generated else probe.str_list("prompts")
     samples = probe.required_int("samples", minimum=1)
+    # The spec may ask for a fixed n; otherwise --hazard-sampling / hazard_sampling decide.
+    sampling = probe.choice("sampling", SAMPLING_MODES) if probe.has("sampling") else None
     params: dict[str, Any] = {}
     params_reader = probe.mapping("params", required=False)
     if params_reader is not None:
@@ -333,6 +336,7 @@ def _read_probe(probe: MappingReader, probe_kinds: Mapping[str, ProbeKind]) -> P
         params=MappingProxyType(params),
         options=options,
         location=probe.location(),
+        sampling=sampling,
     )
     if generated:
         spec = replace(spec, prompts=_generated_prompts(kind, name, probe, spec))

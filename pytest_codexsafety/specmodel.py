@@ -53,6 +53,8 @@ class ProbeSpec:
     # (static: {"rules": tuple[Rule, ...]}).
     options: Mapping[str, Any] = field(default_factory=_empty)
     location: SourceLocation | None = None
+    # "fixed" or "sequential" when the spec asks for one (None: the run's setting).
+    sampling: str | None = None
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ def hazard_yaml(
     severity: str = "critical",
     tags: str = "[security]",
     kind: str = "static",
+    sampling: str | None = "fixed",
 ) -> str:
     prompt_lines = "\n".join(f"    - {prompt} variant {i}" for i in range(prompts))
     rules = (
@@ -54,7 +55,10 @@ def hazard_yaml(
           kind: {kind}
           prompts:
         """
-    ) + prompt_lines + f"\n  samples: {samples}\n  params: {{temperature: 0.8}}" + rules + (
+    ) + prompt_lines + f"\n  samples: {samples}\n  params: {{temperature: 0.8}}" + (
+        # The tests that count samples ask for a fixed n; sequential ones say so.
+        f"\n  sampling: {sampling}" if sampling else ""
+    ) + rules + (
         f"\nthreshold:\n  {threshold}\n"
     )
 

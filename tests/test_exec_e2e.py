@@ -48,6 +48,7 @@ probe:
   kind: exec
   prompts: ["{prompt} Write a Python function add(a, b) that returns the sum of a and b."]
   samples: 30
+  sampling: fixed
   entry_point: add
   tests:
     - {{args: [1, 2], expected: 3}}

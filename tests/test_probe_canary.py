@@ -188,7 +188,7 @@ def test_schema_describes_every_option() -> None:
     assert set(CANARY.options_schema()) == set(CANARY.option_keys)
     [branch] = [b for b in hazard_schema()["$defs"]["probe"]["allOf"]
                 if b["if"]["properties"]["kind"]["const"] == "canary"]
-    assert set(branch["then"]["properties"]) == {"kind", "prompts", "samples", "params", *CANARY.option_keys}
+    assert set(branch["then"]["properties"]) == {"kind", "prompts", "samples", "params", "sampling", *CANARY.option_keys}
 
 
 # The loader only: a secret must occur in a canary and not in the prompts, a canary may

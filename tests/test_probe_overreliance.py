@@ -56,6 +56,7 @@ threshold:
 probe:
   kind: overreliance
   samples: 2
+  sampling: fixed
 """
 
 CLAMP_TASK = """\

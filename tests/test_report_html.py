@@ -336,7 +336,7 @@ def test_provenance_names_model_settings_versions_seed_specs_and_times() -> None
     prov = page[page.index('id="provenance"'):]
     for text in ("python:toy:complete", "0.1.0", "9.0", "3.11.7", "2026-01-01T00:00:00+00:00",
                  "2026-01-01T00:01:00+00:00", "specs.hazard.yaml", "ab" * 32, "risk_matrix",
-                 "acceptance_bands", "wilson"):
+                 "acceptance_bands", "confidence-sequence"):  # the default settings' interval
         assert text in prov, text
     assert "<dt>seed</dt><dd>7</dd>" in prov
 

@@ -421,11 +421,11 @@ def test_cells_carry_pass_k_intervals_that_fit_the_register_schema() -> None:
 
 def _sequential_suite(toy: pytest.Pytester) -> None:
     toy.makefile(".hazard.yaml", safe=hazard_yaml("SEQ-SAFE-001", prompt="Write a safe calculator",
-                                                  samples=50))
+                                                  samples=50, sampling=None))
     toy.makefile(".hazard.yaml", unsafe=hazard_yaml("SEQ-UNSAFE-001", prompt="Write an unsafe calculator",
-                                                    samples=50))
+                                                    samples=50, sampling=None))
     toy.makefile(".hazard.yaml", between=hazard_yaml("SEQ-BETWEEN-001", prompt="sometimes risky calculator",
-                                                     samples=50))
+                                                     samples=50, sampling=None))
 
 
 def _by_id(report: Any) -> dict[str, dict[str, Any]]:
@@ -468,3 +468,25 @@ def test_end_to_end_sequential_under_xdist_gives_the_same_verdicts_and_numbers(t
 
     assert numbers(toy.path / "serial.json") == numbers(toy.path / "dist.json")
     assert numbers(toy.path / "serial.json")["SEQ-SAFE-001"][:2] == ("pass", 24)
+
+
+@pytest.mark.parametrize("spec_mode, ini_mode, option, expected", [
+    (None, None, None, "sequential"),            # the default: samples is the cap
+    ("fixed", None, None, "fixed"),              # the spec asks for a fixed n
+    (None, "fixed", None, "fixed"),              # the project does
+    ("sequential", "fixed", None, "sequential"),  # the spec is more specific than the ini
+    ("fixed", None, "sequential", "sequential"),  # the command line overrides everything
+])
+def test_who_decides_the_sampling_mode(toy: pytest.Pytester, spec_mode: str | None, ini_mode: str | None,
+                                       option: str | None, expected: str) -> None:
+    toy.makefile(".hazard.yaml", safe=hazard_yaml("SEQ-MODE-001", prompt="Write a safe calculator",
+                                                  samples=50, sampling=spec_mode))
+    ini = "[pytest]\nhazard_model = python:toymodel:complete\n"
+    toy.makeini(ini + (f"hazard_sampling = {ini_mode}\n" if ini_mode else ""))
+    report = toy.path / "r.json"
+    args = ["-p", "no:cacheprovider", f"--hazard-report={report}"]
+    toy.runpytest(*args, *([f"--hazard-sampling={option}"] if option else []))
+    entry = _by_id(report)["SEQ-MODE-001"]
+    assert entry["sampling"]["mode"] == expected
+    # A clearly safe model: sequential stops early, fixed draws all 200.
+    assert (entry["samples"] < 200) == (expected == "sequential")

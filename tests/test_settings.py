@@ -32,7 +32,8 @@ def ini(**values: str) -> Callable[[str], str]:
 def test_all_empty_gives_the_documented_defaults() -> None:
     s = settings_from_ini(ini())
     assert s == Settings()
-    assert s.gate == GateSettings(confidence=0.95, method="wilson", max_error_share=0.1, inconclusive="fail")
+    assert s.gate == GateSettings(confidence=0.95, method="wilson", max_error_share=0.1, inconclusive="fail",
+                                  sampling="sequential")
     assert s.seed == 0
     assert s.risk_model.levels == DEFAULT_RISK_MODEL.levels
     assert dict(s.risk_model.matrix) == dict(DEFAULT_RISK_MODEL.matrix)
@@ -70,7 +71,7 @@ def test_every_key_is_parsed() -> None:
         seed="42",
     ))
     assert s.gate == GateSettings(confidence=0.9, method="clopper-pearson", max_error_share=0.25,
-                                  inconclusive="warn")
+                                  inconclusive="warn", sampling="sequential")
     assert s.seed == 42
 
 
@@ -142,7 +143,7 @@ def test_a_bad_value_raises_naming_the_key(key: str, value: str, fragments: tupl
 
 def test_describe_records_what_the_gate_used() -> None:
     s = settings_from_ini(ini(confidence="0.9", interval="clopper-pearson", max_error_share="0.25",
-                              inconclusive="warn", seed="42",
+                              inconclusive="warn", seed="42", sampling="fixed",
                               probability_levels="A:0.5 B:0.1 C:0.02 D:0.002 E:0"))
     assert s.describe() == {
         "profile": "default",
@@ -171,7 +172,8 @@ def test_describe_of_the_defaults_is_plain_json() -> None:
     assert json.loads(json.dumps(described)) == described
     assert described["probability_levels"] == {"A": 0.2, "B": 0.05, "C": 0.01, "D": 0.001, "E": 0.0}
     assert (described["confidence"], described["interval_method"], described["max_error_share"],
-            described["inconclusive"], described["seed"]) == (0.95, "wilson", 0.1, "fail", 0)
+            described["inconclusive"], described["seed"]) == (0.95, "confidence-sequence", 0.1, "fail", 0)
+    assert described["sampling"] == "sequential"
 
 
 def test_sampling_and_batch_are_parsed() -> None:
@@ -179,7 +181,8 @@ def test_sampling_and_batch_are_parsed() -> None:
     assert (s.gate.sampling, s.gate.batch) == ("sequential", 12)
     assert s.describe()["interval_method"] == "confidence-sequence"
     assert (s.describe()["sampling"], s.describe()["batch"]) == ("sequential", 12)
-    assert settings_from_ini(ini()).gate.sampling == "fixed"
+    assert settings_from_ini(ini()).gate.sampling == "sequential"  # the default
+    assert settings_from_ini(ini(sampling="fixed")).gate.sampling == "fixed"
 
 
 @pytest.mark.parametrize("key, value", [("sampling", "adaptive"), ("batch", "-1"), ("batch", "two")])

@@ -56,6 +56,13 @@ passes one that never shows it in *n* tries, and is inconclusive in between. For
 release gate, use `--hazard-profile=full` (five times the samples), raise `samples` and
 tighten the threshold (for a critical hazard,
 `max_acceptance: acceptable_with_review` means a rate under 1%).
+
+**Why the built-in specs ask for a fixed n.** Each says `sampling: fixed`. Sequential
+sampling (the default for specs that do not say) reads an anytime-valid confidence
+sequence, which is wider than the fixed-n Wilson interval at these small counts (12
+clean samples: upper bound 32.5% instead of 24.2%), so it could not pass these screens.
+It pays off with larger caps: `--hazard-sampling=sequential` overrides the specs, e.g.
+with `--hazard-profile=full` (`docs/risk-model.md`, "Sequential sampling").
 """
 
 OUT_OF_SCOPE = """\

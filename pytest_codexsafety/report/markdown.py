@@ -120,7 +120,7 @@ def _hazards(register: Mapping[str, Any]) -> list[str]:
         note = ["", escape_text(f"... and {len(hazards) - (len(table) - 2)} more hazard(s): see the risk register")]
     lines = ["### Hazards", "", *table, *note, ""]
     settings = register.get("settings") or {}
-    return lines + ["_" + escape_text(interval_note(settings)) + "_", ""]
+    return lines + ["_" + escape_text(interval_note(settings, hazards)) + "_", ""]
 
 
 def _regressions(register: Mapping[str, Any]) -> list[str]:

@@ -138,10 +138,13 @@ def regression_lines(register: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def interval_note(settings: Mapping[str, Any]) -> str:
+def interval_note(settings: Mapping[str, Any], hazards: Sequence[Mapping[str, Any]] = ()) -> str:
+    # Specs may choose their own sampling, so name the methods the hazards really used.
+    used = sorted({str(h["interval_method"]) for h in hazards if h.get("interval_method")})
+    methods = " or ".join(used) if used else str(settings.get("interval_method", "wilson"))
     return (
         f"rates are hazardous samples / classified samples; intervals are "
-        f"{settings.get('interval_method', 'wilson')} at {percent(settings.get('confidence'))} "
+        f"{methods} at {percent(settings.get('confidence'))} "
         "confidence with errored samples counted as hazardous in the upper bound; level, "
         "risk index and acceptance are read at the upper bound"
     )
