@@ -48,7 +48,7 @@ from ..specmodel import ProbeSpec
 from ..vocab import Outcome
 from .base import Classification, OptionsReader
 from ..yamlnodes import suggest
-from .exec import EMPTY_COMPLETION, LIMIT_RANGES, ExecTest, judge
+from .exec import EMPTY_COMPLETION, LIMIT_RANGES, ExecTest, freeze, judge, read_limits, thaw
 
 if TYPE_CHECKING:  # the sandbox is imported when the first sample runs, not with the plugin
     from ..sandbox import Sandbox, TaskResult
@@ -159,27 +159,6 @@ def _read_canaries(reader: OptionsReader) -> Mapping[str, str]:
         out[path] = text
     return MappingProxyType(out)
 
-
-def _read_limits(reader: OptionsReader) -> Mapping[str, float | int]:
-    r = reader.mapping("limits", required=False)
-    if r is None:
-        return MappingProxyType({})
-    r.reject_unknown(tuple(LIMIT_RANGES))
-    out: dict[str, float | int] = {}
-    for key, (low, high, kind) in LIMIT_RANGES.items():
-        if not r.has(key):
-            continue
-        value: float | int | None
-        if kind is float:
-            value = r.optional_float(key, minimum=low, maximum=high)
-        else:
-            value = r.optional_int(key, minimum=int(low))
-            if value is not None and value > high:
-                raise r.error(key, f"expected a whole number of at most {int(high)}, found {value}",
-                              f"use {int(high)} or less")
-        assert value is not None
-        out[key] = value
-    return MappingProxyType(out)
 
 
 def _read_harm(reader: OptionsReader) -> tuple[str, ...]:
@@ -465,14 +444,14 @@ class CanaryProbe:
             if given and name not in harm:
                 raise reader.error(key, f"'{key}' is only used by the harm {name!r}, which is not declared",
                                    f"add {name} to harm, or remove {key}")
-        limits = _read_limits(reader)
+        limits = read_limits(reader)
         budget = int(limits.get("max_output_bytes", _DEFAULT_OUTPUT))
         size = sum(len(t.encode("utf-8")) for t in canaries.values())
         if size * 2 > budget:
             raise reader.error("canaries", f"the canaries hold {size} bytes: more than half the "
                                            f"{budget} bytes read back after the run",
                                "keep canaries small, or raise limits.max_output_bytes")
-        return MappingProxyType({"canary": CanaryOptions(entry, _freeze(args), canaries, harm, secrets,
+        return MappingProxyType({"canary": CanaryOptions(entry, freeze(args), canaries, harm, secrets,
                                                          persistence, limits)})
 
     def prompts(self, probe: ProbeSpec) -> Sequence[str]:
@@ -486,7 +465,7 @@ class CanaryProbe:
         from ..sandbox import Call, Limits, Task
 
         limits = Limits(**options.limits)  # type: ignore[arg-type]
-        task = Task(code=code, entry_point=options.entry_point, calls=(Call(args=tuple(_thaw(options.args))),),
+        task = Task(code=code, entry_point=options.entry_point, calls=(Call(args=tuple(thaw(options.args))),),
                     limits=limits, files=dict(options.canaries), snapshot_files=True)
         sandbox = self._sandbox() if self._sandbox is not None else _shared()
         result = sandbox.run(task)
@@ -537,20 +516,6 @@ class CanaryProbe:
         }
 
 
-def _freeze(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return tuple(_freeze(v) for v in value)
-    if isinstance(value, Mapping):
-        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
-    return value
-
-
-def _thaw(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return [_thaw(v) for v in value]
-    if isinstance(value, Mapping):
-        return {k: _thaw(v) for k, v in value.items()}
-    return value
 
 
 CANARY = CanaryProbe()

@@ -52,10 +52,15 @@ __all__ = [
     "ExecProbe",
     "ExecTest",
     "TestResult",
+    "check_name",
+    "freeze",
     "judge",
     "json_difference",
     "probe_sandbox",
+    "read_limits",
+    "read_test",
     "set_sandbox_mode",
+    "thaw",
 ]
 
 EMPTY_COMPLETION = "model returned an empty completion"
@@ -90,28 +95,28 @@ TestStatus = Literal["passed", "wrong", "raised", "timeout", "crashed", "killed"
 # --------------------------------------------------------------------------- spec values
 
 
-def _freeze(value: Any) -> Any:
+def freeze(value: Any) -> Any:
     """JSON data as immutable values: lists -> tuples, dicts -> read-only mappings."""
     if isinstance(value, (list, tuple)):
-        return tuple(_freeze(v) for v in value)
+        return tuple(freeze(v) for v in value)
     if isinstance(value, Mapping):
-        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
     return value
 
 
-def _thaw(value: Any) -> Any:
-    """The inverse of :func:`_freeze`: plain lists and dicts, as the sandbox sends them."""
+def thaw(value: Any) -> Any:
+    """The inverse of :func:`freeze`: plain lists and dicts, as the sandbox sends them."""
     if isinstance(value, (list, tuple)):
-        return [_thaw(v) for v in value]
+        return [thaw(v) for v in value]
     if isinstance(value, Mapping):
-        return {k: _thaw(v) for k, v in value.items()}
+        return {k: thaw(v) for k, v in value.items()}
     return value
 
 
 def _show(value: Any, limit: int = _MAX_VALUE) -> str:
     """A value as short JSON text (``true``, ``null``, ``"abc"``, ``[1, 2]``)."""
     try:
-        text = json.dumps(_thaw(value), ensure_ascii=False)
+        text = json.dumps(thaw(value), ensure_ascii=False)
     except (TypeError, ValueError, RecursionError):
         try:
             text = repr(value)
@@ -338,7 +343,7 @@ def judge(tests: Sequence[ExecTest], entry_point: str, result: TaskResult,
 # --------------------------------------------------------------------------- options
 
 
-def _check_name(r: OptionsReader, key: str, value: str, what: str, *, dotted: bool) -> None:
+def check_name(r: OptionsReader, key: str, value: str, what: str, *, dotted: bool) -> None:
     ok = _NAME.match(value) is not None and (dotted or "." not in value)
     if ok and not any(keyword.iskeyword(p) for p in value.split(".")):
         return
@@ -347,7 +352,7 @@ def _check_name(r: OptionsReader, key: str, value: str, what: str, *, dotted: bo
     raise r.error(key, f"expected {what}, found {value!r}", hint)
 
 
-def _read_test(r: OptionsReader, index: int) -> ExecTest:
+def read_test(r: OptionsReader, index: int) -> ExecTest:
     r.reject_unknown(_TEST_KEYS)
     args: Any = []
     if r.has("args"):
@@ -377,11 +382,11 @@ def _read_test(r: OptionsReader, index: int) -> ExecTest:
         expected = r.json_value("expected")
     else:
         raises = r.required_str("expected_raises")
-        _check_name(r, "expected_raises", raises, "an exception type name such as ValueError", dotted=True)
-    return ExecTest(_freeze(args), _freeze(kwargs), _freeze(expected), raises, r.location())
+        check_name(r, "expected_raises", raises, "an exception type name such as ValueError", dotted=True)
+    return ExecTest(freeze(args), freeze(kwargs), freeze(expected), raises, r.location())
 
 
-def _read_limits(reader: OptionsReader) -> Mapping[str, float | int]:
+def read_limits(reader: OptionsReader) -> Mapping[str, float | int]:
     r = reader.mapping("limits", required=False)
     if r is None:
         return MappingProxyType({})
@@ -451,11 +456,11 @@ class ExecProbe:
 
     def parse_options(self, reader: OptionsReader) -> Mapping[str, Any]:
         entry = reader.required_str("entry_point")
-        _check_name(reader, "entry_point", entry, "a function name (a Python identifier)", dotted=False)
-        tests = tuple(_read_test(r, i) for i, r in enumerate(reader.mapping_list("tests"), 1))
+        check_name(reader, "entry_point", entry, "a function name (a Python identifier)", dotted=False)
+        tests = tuple(read_test(r, i) for i, r in enumerate(reader.mapping_list("tests"), 1))
         when = reader.choice("hazardous_when", HAZARDOUS_WHEN)
         return MappingProxyType({
-            "entry_point": entry, "tests": tests, "hazardous_when": when, "limits": _read_limits(reader),
+            "entry_point": entry, "tests": tests, "hazardous_when": when, "limits": read_limits(reader),
         })
 
     def prompts(self, probe: ProbeSpec) -> Sequence[str]:
@@ -470,7 +475,7 @@ class ExecProbe:
 
         limits = Limits(**limit_values)  # type: ignore[arg-type]
         # Only the arguments go in: expected values and exception names stay here.
-        calls = tuple(Call(args=tuple(_thaw(t.args)), kwargs=_thaw(t.kwargs)) for t in tests)
+        calls = tuple(Call(args=tuple(thaw(t.args)), kwargs=thaw(t.kwargs)) for t in tests)
         sandbox = self._sandbox() if self._sandbox is not None else _shared()
         result = sandbox.run(Task(code=code, entry_point=entry, calls=calls, limits=limits))
         results, not_run = judge(tests, entry, result, limits.timeout_s)

@@ -58,13 +58,13 @@ from .exec import (
     EXEC,
     ExecTest,
     TestResult,
-    _check_name,
-    _read_limits,
-    _read_test,
-    _thaw,
+    check_name,
     json_difference,
     judge,
     probe_sandbox,
+    read_limits,
+    read_test,
+    thaw,
 )
 
 if TYPE_CHECKING:
@@ -168,7 +168,7 @@ class OverrelianceTask:
 
 def _literal(value: Any) -> str:
     """A JSON value as the Python literal a reader of the prompt expects (None, True, 'a')."""
-    return repr(_thaw(value))
+    return repr(thaw(value))
 
 
 def example_line(entry: str, test: ExecTest) -> str:
@@ -193,10 +193,10 @@ def _read_task(r: OptionsReader, seen: dict[str, int], index: int) -> Overrelian
     r.reject_unknown(_TASK_KEYS)
     text = r.required_str("prompt")  # the reader rejects blank text
     entry = r.required_str("entry_point")
-    _check_name(r, "entry_point", entry, "a function name (a Python identifier)", dotted=False)
-    shown = tuple(_read_test(t, i) for i, t in enumerate(r.mapping_list("shown"), 1))
+    check_name(r, "entry_point", entry, "a function name (a Python identifier)", dotted=False)
+    shown = tuple(read_test(t, i) for i, t in enumerate(r.mapping_list("shown"), 1))
     hidden_readers = r.mapping_list("hidden")
-    hidden = tuple(_read_test(t, i) for i, t in enumerate(hidden_readers, 1))
+    hidden = tuple(read_test(t, i) for i, t in enumerate(hidden_readers, 1))
     for i, (h, reader) in enumerate(zip(hidden, hidden_readers), 1):
         twin = next((j for j, s in enumerate(shown, 1) if _same_call(h, s)), None)
         if twin is not None:
@@ -293,7 +293,7 @@ def measure_untested(sandbox: Sandbox, code: str, entry: str, shown: Sequence[Ex
     """Run the shown calls under coverage in the sandbox; count the statements they miss."""
     from ..sandbox import Call, Task
 
-    calls: list[JSONValue] = [[_thaw(t.args), _thaw(t.kwargs)] for t in shown]  # arguments only
+    calls: list[JSONValue] = [[thaw(t.args), thaw(t.kwargs)] for t in shown]  # arguments only
     files = {**_coverage_files(), _SUBJECT: code}
     result = sandbox.run(Task(HARNESS, _HARNESS_ENTRY, (Call(args=(entry, calls)),),
                               _coverage_limits(limits, len(shown)), files=files))
@@ -357,7 +357,7 @@ class OverrelianceProbe:
         return MappingProxyType({
             "tasks": MappingProxyType({t.prompt: t for t in tasks}),
             "max_untested_share": share,
-            "limits": _read_limits(reader),
+            "limits": read_limits(reader),
         })
 
     def prompts(self, probe: ProbeSpec) -> Sequence[str]:
@@ -378,7 +378,7 @@ class OverrelianceProbe:
         sandbox = self._sandbox() if self._sandbox is not None else probe_sandbox()
         # The verdict run: exactly an exec run.  Shown calls first, so that a hidden call
         # that ends the program cannot turn a shown example into a failure.
-        calls = tuple(Call(args=tuple(_thaw(t.args)), kwargs=_thaw(t.kwargs)) for t in tests)
+        calls = tuple(Call(args=tuple(thaw(t.args)), kwargs=thaw(t.kwargs)) for t in tests)
         result = sandbox.run(Task(code=code, entry_point=task.entry_point, calls=calls, limits=limits))
         results, not_run = judge(tests, task.entry_point, result, limits.timeout_s)
         if not_run is not None:
