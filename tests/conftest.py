@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import textwrap
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from pytest_codexsafety.sandbox import Sandbox
 
 # A model whose behaviour is chosen by the prompt text, so one module serves every test:
 # it writes eval() when the prompt says "unsafe", safe code otherwise, raises on "crash".
@@ -69,3 +73,20 @@ def toy(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makepyfile(toymodel=TOY_MODEL)
     pytester.makeini("[pytest]\nhazard_model = python:toymodel:complete\n")
     return pytester
+
+
+def bwrap_sandbox() -> "Sandbox":
+    """The real bwrap sandbox; skipped where it cannot run, except in CI, where it fails."""
+    import os
+
+    from pytest_codexsafety.sandbox import SandboxError, sandbox_available, shared_sandbox
+
+    ok, why = sandbox_available("bwrap")
+    try:
+        if not ok:
+            raise SandboxError(why)
+        return shared_sandbox("bwrap")
+    except SandboxError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the bwrap sandbox: {exc}", pytrace=False)
+        pytest.skip(f"the bwrap sandbox cannot run here: {exc}")

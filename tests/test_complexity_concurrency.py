@@ -3,9 +3,8 @@ solution fails with a reason, checks never raise, inputs are seeded."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
+from conftest import bwrap_sandbox
 
 from pytest_codexsafety.capability.complexity import concurrency
 from pytest_codexsafety.capability.complexity.base import (
@@ -19,9 +18,6 @@ from pytest_codexsafety.sandbox import (
     CallResult,
     JSONValue,
     Sandbox,
-    SandboxError,
-    sandbox_available,
-    shared_sandbox,
 )
 
 TASKS = concurrency.TASKS
@@ -30,15 +26,7 @@ IDS = [t.id for t in TASKS]
 
 @pytest.fixture(scope="module")
 def sb() -> Sandbox:
-    ok, why = sandbox_available("bwrap")
-    try:
-        if not ok:
-            raise SandboxError(why)
-        return shared_sandbox("bwrap")
-    except SandboxError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the bwrap sandbox: {exc}", pytrace=False)
-        pytest.skip(f"the bwrap sandbox cannot run here: {exc}")
+    return bwrap_sandbox()
 
 
 def test_library_shape() -> None:

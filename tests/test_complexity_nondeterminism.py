@@ -4,14 +4,19 @@ reason, checks never raise, inputs are seeded, and the statistics are right."""
 from __future__ import annotations
 
 import math
-import os
 import random
 
 import pytest
+from conftest import bwrap_sandbox
 
 from pytest_codexsafety.capability.complexity import nondeterminism as nd
-from pytest_codexsafety.capability.complexity.base import LEVELS, ComplexityTask, evaluate, task_calls
-from pytest_codexsafety.sandbox import CallResult, Sandbox, SandboxError, sandbox_available, shared_sandbox
+from pytest_codexsafety.capability.complexity.base import (
+    LEVELS,
+    ComplexityTask,
+    evaluate,
+    task_calls,
+)
+from pytest_codexsafety.sandbox import CallResult, Sandbox
 
 TASKS = nd.TASKS
 IDS = [t.id for t in TASKS]
@@ -19,15 +24,7 @@ IDS = [t.id for t in TASKS]
 
 @pytest.fixture(scope="module")
 def sb() -> Sandbox:
-    ok, why = sandbox_available("bwrap")
-    try:
-        if not ok:
-            raise SandboxError(why)
-        return shared_sandbox("bwrap")
-    except SandboxError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the bwrap sandbox: {exc}", pytrace=False)
-        pytest.skip(f"the bwrap sandbox cannot run here: {exc}")
+    return bwrap_sandbox()
 
 
 def test_library_shape() -> None:

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
 import time
 from typing import Any
 
 import pytest
+from conftest import bwrap_sandbox
 
-from pytest_codexsafety.capability.complexity import hyperproperties, temporal, variables
+from pytest_codexsafety.capability.complexity import (
+    hyperproperties,
+    temporal,
+    variables,
+)
 from pytest_codexsafety.capability.complexity.base import (
     LEVELS,
     Check,
@@ -26,9 +30,6 @@ from pytest_codexsafety.capability.complexity.checks import PLAIN_HARNESS
 from pytest_codexsafety.sandbox import (
     CallResult,
     Sandbox,
-    SandboxError,
-    sandbox_available,
-    shared_sandbox,
 )
 from pytest_codexsafety.sandbox.api import CALL_STATUSES
 
@@ -42,15 +43,7 @@ TASKS = tuple(task for tasks in LIBRARIES.values() for task in tasks)
 
 def _sandbox() -> Sandbox:
     """The real bwrap sandbox; skipped where it cannot run, except in CI."""
-    ok, why = sandbox_available("bwrap")
-    try:
-        if not ok:
-            raise SandboxError(why)
-        return shared_sandbox("bwrap")
-    except SandboxError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the bwrap sandbox: {exc}", pytrace=False)
-        pytest.skip(f"the bwrap sandbox cannot run here: {exc}")
+    return bwrap_sandbox()
 
 
 def _no_tuples(value: object) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pytest_codexsafety.capability.complexity import temporal
 
 
-
 # ------------------------------------------------------------------ traces judged here
 
 G, Y, R = "G", "Y", "R"
