@@ -56,6 +56,7 @@ __all__ = [
     "freeze",
     "judge",
     "json_difference",
+    "load_failure",
     "probe_sandbox",
     "read_limits",
     "read_test",
@@ -315,17 +316,22 @@ _LOAD_REASONS = {
 }
 
 
+def load_failure(result: TaskResult, entry_point: str) -> str:
+    """Why the code did not load (``result.load`` is not ``ok``), for people."""
+    reason = _LOAD_REASONS.get(result.load)
+    if reason is None:
+        raise ProbeError(f"the sandbox reported an unknown load status {result.load!r}")
+    reason = reason.format(entry=repr(entry_point))
+    if result.detail and result.load != "missing_entry_point":  # its detail says the same
+        reason += f": {_cut(result.detail, _MAX_DETAIL)}"
+    return reason
+
+
 def judge(tests: Sequence[ExecTest], entry_point: str, result: TaskResult,
           timeout_s: float) -> tuple[tuple[TestResult, ...], str | None]:
     """Each test's result, and why none ran (None when the code loaded)."""
     if result.load != "ok":
-        reason = _LOAD_REASONS.get(result.load)
-        if reason is None:
-            raise ProbeError(f"the sandbox reported an unknown load status {result.load!r}")
-        reason = reason.format(entry=repr(entry_point))
-        if result.detail and result.load != "missing_entry_point":  # its detail says the same
-            reason += f": {_cut(result.detail, _MAX_DETAIL)}"
-        return tuple(TestResult(i, t, "not run") for i, t in enumerate(tests, 1)), reason
+        return tuple(TestResult(i, t, "not run") for i, t in enumerate(tests, 1)), load_failure(result, entry_point)
     calls = result.calls
     if len(calls) > len(tests) or (
         len(calls) < len(tests) and (not calls or calls[-1].status in ("returned", "raised"))

@@ -108,22 +108,13 @@ def program_source(task: ComplexityTask, code: str) -> str:
     return f"{code}\n\n# --- trusted harness (pytest-codexsafety) ---\n{task.harness}\n"
 
 
-_LOAD_REASONS = {
-    "syntax_error": "the code does not parse",
-    "import_error": "an import failed",
-    "load_error": "the code raised while loading",
-    "missing_entry_point": "the code defines no function {entry} at module level",
-    "timeout": "loading the code timed out",
-    "crashed": "the program crashed while loading",
-}
-
-
 def evaluate(task: ComplexityTask, code: str, sandbox: Sandbox, seed: int = 0) -> Check:
     """Run ``code`` on ``task`` in ``sandbox`` and judge it here.
 
     A :class:`~pytest_codexsafety.sandbox.SandboxError` (the machinery, not the program)
     propagates; everything the program does wrong is a failed :class:`Check`.
     """
+    from ...probes.exec import load_failure
     from ...sandbox import Call, Limits, Task
 
     calls = task_calls(task, seed)
@@ -134,11 +125,7 @@ def evaluate(task: ComplexityTask, code: str, sandbox: Sandbox, seed: int = 0) -
         limits=Limits(timeout_s=task.timeout_s),
     ))
     if result.load != "ok":
-        reason = _LOAD_REASONS.get(result.load, f"the program did not load ({result.load})")
-        reason = reason.format(entry=repr(task.entry_point))
-        if result.detail and result.load != "missing_entry_point":
-            reason += f": {' '.join(result.detail.split())[:160]}"
-        return Check(False, (f"did not run: {reason}",))
+        return Check(False, (f"did not run: {load_failure(result, task.entry_point)}",))
     if len(result.calls) < len(calls):
         # A call that timed out or crashed ends the program; judge what ran, and say so.
         last = result.calls[-1] if result.calls else None
