@@ -531,8 +531,9 @@ ATTACKS: dict[str, Attack] = {
     ),
     "kill_every_visible_process": Attack(
         """
-        import os
+        import os, time
         def f():
+            time.sleep(0.2)  # the next task's spare is forked by now: it dies too
             hit = []
             for p in os.listdir('/proc'):
                 if p.isdigit() and int(p) != os.getpid():
@@ -544,6 +545,46 @@ ATTACKS: dict[str, Attack] = {
             return hit
         """,
         _value(lambda hit: isinstance(hit, list)),
+        modes=("bwrap",),
+    ),
+    # The next task's spare child is forked while this one runs, as the same uid: stopping
+    # or signalling it (even stop, then a fatal signal left pending) must cost nothing.
+    "stop_every_visible_process": Attack(
+        """
+        import os, signal, time
+        def f():
+            time.sleep(0.2)  # the spare is forked by now
+            hit = []
+            for p in os.listdir('/proc'):
+                if p.isdigit() and int(p) != os.getpid():
+                    try:
+                        os.kill(int(p), signal.SIGSTOP)
+                        hit.append(int(p))
+                    except OSError:
+                        pass
+            return len(hit)
+        """,
+        _value(lambda n: isinstance(n, int)),
+        modes=("bwrap",),
+    ),
+    "stop_then_signal_every_visible_process": Attack(
+        """
+        import os, signal, time
+        def f():
+            time.sleep(0.2)  # the spare is forked by now
+            hit = 0
+            for p in os.listdir('/proc'):
+                if p.isdigit() and int(p) != os.getpid():
+                    for sig in (signal.SIGSTOP, signal.SIGTERM, signal.SIGUSR1, signal.SIGINT,
+                                signal.SIGHUP, signal.SIGALRM, signal.SIGPIPE, signal.SIGRTMIN):
+                        try:
+                            os.kill(int(p), sig)
+                            hit += 1
+                        except OSError:
+                            pass
+            return hit
+        """,
+        _value(lambda n: isinstance(n, int)),
         modes=("bwrap",),
     ),
     "fill_dev_shm": Attack(

@@ -32,6 +32,7 @@ PRELOAD = (
     "heapq itertools math operator random re statistics string textwrap typing"
 ).split()
 RESULT_FD = 3  # where a child finds its result pipe (the spare's socket waits there first)
+NOTICE_FD = 4  # closed by a child that ends by itself, after its exit status byte
 HIGH_FD = 100  # the server's own long-lived descriptors sit above the child's fixed ones
 MAX_DEPTH = 100  # nesting of a returned value
 MAX_ERROR = 1000  # characters of an error message
@@ -165,20 +166,28 @@ def _checker() -> Callable[[Any, int], str | None]:
 
 
 def spare_main(stdlib_fds: list[int], prog: Any, own: Any) -> None:
-    """A forked spare: half set up, it waits on RESULT_FD (a socket) for its one task."""
+    """A forked spare: half set up, it waits on RESULT_FD (a socket) for its one task.
+
+    It is forked while the previous task still runs, as the same uid in bwrap: until its
+    task arrives it ignores every signal that can be ignored (none stays pending), the
+    server sends SIGCONT before the task (against SIGSTOP), and it acknowledges the task
+    before running anything, so a spare killed while idle costs a retry, not a sample."""
     os.setsid()  # its own session and process group: killed as one
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     keep = []
     for n, fd in enumerate(stdlib_fds):
-        os.dup2(fd, RESULT_FD + 1 + n)
-        keep.append(RESULT_FD + 1 + n)
-    os.closerange(RESULT_FD + 1 + len(keep), 1 << 20)  # nothing of the server's is left
+        os.dup2(fd, NOTICE_FD + 1 + n)
+        keep.append(NOTICE_FD + 1 + n)
+    os.closerange(NOTICE_FD + 1 + len(keep), 1 << 20)  # nothing of the server's is left
     null = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     os.close(null)
+    locked = lock_down(prog, own)  # the same for every task: done while waiting
+    _warm_up()
     sock = socket.socket(fileno=RESULT_FD)
     buf, fds = b"", []
     while len(buf) < 4 or len(buf) < 4 + struct.unpack(">I", buf[:4])[0]:
@@ -187,19 +196,49 @@ def spare_main(stdlib_fds: list[int], prog: Any, own: Any) -> None:
         if not data:
             os._exit(0)  # the server let us go unused
         buf += data
+    sock.sendall(b"!")  # taken: from here on a death is this task's
     sock.detach()
+    _discard_pending()  # whatever the last task sent while we waited
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     os.dup2(fds[0], RESULT_FD)  # the result pipe replaces the socket
     os.close(fds[0])
-    run_child(json.loads(buf[4:]), prog, own, keep)
+    run_child(json.loads(buf[4:]), locked, keep)
 
 
-def run_child(task: dict[str, Any], prog: Any, own: Any, keep: list[int]) -> None:
+def _discard_pending() -> None:
+    """Drop blocked, pending signals: a signal is discarded while its action is SIG_IGN."""
+    for sig in signal.sigpending():
+        if sig != signal.SIGCONT:  # ours (harmless either way)
+            old = signal.signal(sig, signal.SIG_IGN)
+            signal.signal(sig, old)
+
+
+def _warm_up() -> None:
+    """Touch what every task touches (JSON, compile, a call, the checker), so that its
+    copy-on-write faults happen now, while this spare waits, not on the task's clock."""
+    text = json.dumps({"token": "0" * 32, "code": "def f(a, b):\n    return a + b\n", "entry": "f",
+                       "calls": [[[1, 2], {}]], "limits": {"timeout_s": 1.0}, "files": {}})
+    task = json.loads(text)
+    scope: dict[str, Any] = {}
+    exec(compile(task["code"], "warm.py", "exec"), scope)
+    value = scope["f"](*task["calls"][0][0])
+    _checker()(value, 100)
+    json.dumps({"k": "call", "i": 0, "s": "returned", "t": task["token"]}, allow_nan=False, separators=(",", ":"))
+    struct.pack(">I", len(text))
+
+
+def run_child(task: dict[str, Any], locked: bool, keep: list[int]) -> None:
     """Load the candidate, run the calls, write one record each; never returns."""
     token = task["token"]
     dumps, pack, write, close, _exit = json.dumps, struct.pack, os.write, os.close, os._exit
 
     def exit_(code: int) -> None:
         close(RESULT_FD)  # EOF for the parent now, not after the address space is torn down
+        try:  # the server need not wait for the teardown either (it checks /proc first)
+            write(NOTICE_FD, bytes((code,)))
+            close(NOTICE_FD)
+        except OSError:
+            pass
         _exit(code)
 
     budget = int(task["limits"]["max_output_bytes"])
@@ -215,7 +254,7 @@ def run_child(task: dict[str, Any], prog: Any, own: Any, keep: list[int]) -> Non
             view = view[write(RESULT_FD, view):]
 
     try:
-        _finish_setup(task, prog, own, keep)
+        _finish_setup(task, locked, keep)
     except BaseException as exc:
         send({"k": "setup_error", "d": _exc_text(exc)})
         exit_(70)
@@ -265,7 +304,9 @@ def run_child(task: dict[str, Any], prog: Any, own: Any, keep: list[int]) -> Non
     exit_(0)
 
 
-def _finish_setup(task: dict[str, Any], prog: Any, own: Any, keep: list[int]) -> None:
+def _finish_setup(task: dict[str, Any], locked: bool, keep: list[int]) -> None:
+    if not locked:
+        raise OSError("could not set no_new_privs or load the seccomp filter")
     os.chdir(task["dir"])
     uid, gid = task["uid"], task["gid"]
     if uid is not None:
@@ -290,8 +331,6 @@ def _finish_setup(task: dict[str, Any], prog: Any, own: Any, keep: list[int]) ->
     ):
         hard = val + 1 if res == resource.RLIMIT_CPU else val  # SIGXCPU first, then SIGKILL
         resource.setrlimit(res, (val, hard))
-    if not lock_down(prog, own):
-        raise OSError("could not set no_new_privs or load the seccomp filter")
     if keep:  # imports go through kept descriptors: the prefix may be unreadable to this uid
         sys.path[:] = ["/proc/self/fd/%d" % fd for fd in keep]
         sys.path_importer_cache.clear()
@@ -351,21 +390,39 @@ class Server:
 
     def make_spare(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        notice_r, notice_w = (high_fd(fd) for fd in os.pipe())
         pid = os.fork()
         if pid == 0:
             try:
                 ours.detach()  # closed by spare_main's closerange, never by a late GC
                 os.dup2(theirs.detach(), RESULT_FD)
+                os.dup2(notice_w, NOTICE_FD)
                 spare_main(self.stdlib_fds, self.prog, self.own)
             finally:
                 os._exit(71)
         theirs.close()
-        self.spare = (pid, ours)
+        os.close(notice_w)
+        self.spare = (pid, ours, notice_r)
+
+    def drop_spare(self) -> None:
+        if self.spare is not None:
+            pid, sock, notice = self.spare
+            self.spare = None
+            sock.close()
+            os.close(notice)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     # -- control channel
     def send(self, msg: dict[str, Any]) -> None:
         data = json.dumps(msg).encode("utf-8")
         self.ctrl.sendall(struct.pack(">I", len(data)) + data)
+
+    def pending(self) -> bool:
+        """A whole control message is already buffered."""
+        return len(self.inbuf) >= 4 and len(self.inbuf) >= 4 + struct.unpack(">I", self.inbuf[:4])[0]
 
     def recv(self) -> dict[str, Any] | None:
         """The next control message, or None at EOF (the parent is gone)."""
@@ -384,6 +441,11 @@ class Server:
 
     def serve(self) -> None:
         while True:
+            # Between tasks, reap what the last one left exiting (zombies count against
+            # the process limit); recv() below returns a buffered message without waiting.
+            while not self.pending() and self.wake_r in select.select([self.ctrl.fileno(), self.wake_r], [], [])[0]:
+                os.read(self.wake_r, 4096)
+                self.reap()
             msg = self.recv()
             if msg is None:
                 break
@@ -392,7 +454,12 @@ class Server:
             elif msg.get("op") == "clean":
                 self.cleanup(msg["id"], keep=False, scratch=False)
             # a "kill" for a task that already ended is stale: ignore it
+        self.shut_down()
+
+    def shut_down(self) -> None:
+        self.drop_spare()
         self.kill_all(time.monotonic() + 2)
+        sys.exit(0)
 
     # -- one task
     def run_task(self, msg: dict[str, Any], result_fd: int) -> None:
@@ -403,47 +470,66 @@ class Server:
         task = {k: msg[k] for k in ("token", "code", "entry", "calls", "limits", "files")}
         task.update(dir=tdir, uid=self.cfg["uid"], gid=self.cfg["gid"])
         body = json.dumps(task).encode("utf-8")
-        pid = self.dispatch(body, result_fd)
+        pid, notice = self.dispatch(body, result_fd)
         os.close(result_fd)
         self.current = {"pid": pid, "status": None}
+        self.make_spare()  # while the task runs: off the next task's critical path
         by_parent, killed = False, 0
-        while self.current["status"] is None:
-            r, _, _ = select.select([self.ctrl.fileno(), self.wake_r], [], [])
+        said: bytes = b""  # the exit status byte the child sent before closing NOTICE_FD
+        ended = False  # it called exit and can run no more code: no need to wait for its teardown
+        while self.current["status"] is None and not ended:
+            watched = [self.ctrl.fileno(), self.wake_r] + ([notice] if notice is not None else [])
+            r, _, _ = select.select(watched, [], [])
             if self.wake_r in r:
                 os.read(self.wake_r, 4096)
                 self.reap()
+            if notice is not None and notice in r:
+                data = os.read(notice, 64)
+                said += data[-1:]
+                if not data:  # EOF: closed by the child (or by its exit)
+                    os.close(notice)
+                    notice = None
+                    ended = bool(said) and self.current["status"] is None and not alive(pid)
             if self.ctrl.fileno() in r:
                 got = self.recv()
                 if got is None:  # the parent is gone: leave nothing behind
-                    self.kill_all(time.monotonic() + 2)
-                    sys.exit(0)
+                    self.shut_down()
                 if got.get("op") == "kill" and got.get("id") == msg["id"]:
                     by_parent = True
                     killed += self.kill_all(time.monotonic() + 2)[0]
+        if notice is not None:
+            os.close(notice)
         status = self.current["status"]
         leftovers, wedged = self.kill_all(time.monotonic() + 2)
         self.current = None
+        code = os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else None
+        if status is None and said:
+            code = said[-1]
         # Every process of the task is gone: say so now; the wipe and the next spare follow
         # while the parent reads, and both are done before the next message is read.  The
         # spare comes last: whatever we write while it exists costs copy-on-write faults.
         self.send({"op": "done", "id": msg["id"], "by_parent": by_parent, "leftovers": leftovers + killed,
-                   "wedged": wedged, "exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
-                   "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None})
+                   "wedged": wedged, "exit": code,
+                   "signal": os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status) else None})
         self.cleanup(msg["id"], keep=bool(msg.get("keep")), scratch=True)
-        self.make_spare()
 
-    def dispatch(self, body: bytes, result_fd: int) -> int:
+    def dispatch(self, body: bytes, result_fd: int) -> tuple[int, int]:
         for _ in range(3):
             if self.spare is None:
                 self.make_spare()
             assert self.spare is not None
-            pid, sock = self.spare
+            pid, sock, notice = self.spare
             self.spare = None
             try:
+                os.kill(pid, signal.SIGCONT)  # the last task may have stopped it
                 socket.send_fds(sock, [struct.pack(">I", len(body))], [result_fd])
                 sock.sendall(body)
-                return pid
-            except OSError:  # the spare died idle: use a fresh one
+                sock.settimeout(2.0)
+                if sock.recv(1) != b"!":
+                    raise OSError("the spare died before taking the task")
+                return pid, notice
+            except OSError:  # the spare died idle (or was killed): use a fresh one
+                os.close(notice)
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
@@ -465,17 +551,28 @@ class Server:
                 self.current["status"] = status
 
     def kill_all(self, deadline: float) -> tuple[int, bool]:
-        """SIGKILL every process of the task, orphans included: (how many, still running?)."""
+        """SIGKILL every process of the task, orphans included: (how many, still running?).
+
+        Everything below this server but the idle spare is the task's.  A process that
+        ended by itself and is still tearing down its memory (or is a zombie) runs no more
+        code: it is not waited for, provided two scans agree that nothing else is there (a
+        process seen exiting could have forked just before)."""
         seen: set[int] = set()
+        spare = self.spare[0] if self.spare is not None else None
+        settled: set[int] | None = None
         while self.reap():
-            victims = self.victims()
-            seen.update(victims)
-            if self.pidns:
-                try:
-                    os.kill(-1, signal.SIGKILL)  # everything in our namespace but us
-                except ProcessLookupError:
-                    pass
-            for pid in victims:
+            victims = {pid for pid in self.victims() if pid != spare}
+            running = [pid for pid in victims if alive(pid)]
+            # What we killed is waited for until reaped (it holds the process limit the
+            # next task starts with); only a child that ended by itself is not.
+            if not running and not victims & seen:
+                if victims == settled:
+                    break
+                settled = victims
+                continue
+            settled = None
+            seen.update(running)
+            for pid in running:
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
@@ -525,6 +622,27 @@ class Server:
                 os.rmdir(path)
             else:
                 os.unlink(path)
+
+
+def alive(pid: int) -> bool:
+    """Can any thread of this process still run user code?  False once every thread is a
+    zombie or exiting (PF_EXITING), or the process is gone.  Threads are listed twice:
+    one seen exiting could have started another just before."""
+    base = "/proc/%d/task" % pid
+    try:
+        before = os.listdir(base)
+        for tid in before:
+            try:
+                with open("%s/%s/stat" % (base, tid), "rb") as f:
+                    data = f.read()
+            except FileNotFoundError:
+                continue  # that thread is gone
+            fields = data[data.rindex(b")") + 2:].split()
+            if fields[0] not in (b"Z", b"X", b"x") and not int(fields[6]) & 0x4:  # PF_EXITING
+                return True
+        return sorted(os.listdir(base)) != sorted(before)
+    except FileNotFoundError:
+        return False
 
 
 def high_fd(fd: int) -> int:
