@@ -589,13 +589,10 @@ class Server:
         children: dict[int, list[int]] = {}
         for name in os.listdir("/proc"):
             if name.isdigit():
-                try:
-                    with open("/proc/%s/stat" % name, "rb") as f:
-                        data = f.read()
-                except OSError:
-                    continue
-                ppid = int(data[data.rindex(b")") + 2:].split()[1])
-                children.setdefault(ppid, []).append(int(name))
+                data = read_proc("/proc/%s/stat" % name)
+                if data:
+                    ppid = int(data[data.rindex(b")") + 2:].split()[1])
+                    children.setdefault(ppid, []).append(int(name))
         out, stack = [], [os.getpid()]
         while stack:
             for c in children.get(stack.pop(), ()):
@@ -632,10 +629,8 @@ def alive(pid: int) -> bool:
     try:
         before = os.listdir(base)
         for tid in before:
-            try:
-                with open("%s/%s/stat" % (base, tid), "rb") as f:
-                    data = f.read()
-            except FileNotFoundError:
+            data = read_proc("%s/%s/stat" % (base, tid))
+            if not data:
                 continue  # that thread is gone
             fields = data[data.rindex(b")") + 2:].split()
             if fields[0] not in (b"Z", b"X", b"x") and not int(fields[6]) & 0x4:  # PF_EXITING
@@ -643,6 +638,20 @@ def alive(pid: int) -> bool:
         return sorted(os.listdir(base)) != sorted(before)
     except FileNotFoundError:
         return False
+
+
+def read_proc(path: str) -> bytes:
+    """A small /proc file, or b"" when it is gone (plain syscalls: this is on every task's path)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return b""
+    try:
+        return os.read(fd, 4096)
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
 
 
 def high_fd(fd: int) -> int:
