@@ -1,10 +1,14 @@
 """The fork server: the program that runs INSIDE the sandbox.  Standard library only.
 
 Started once per sandbox as ``python -I -S -B -c <this source> <config json>`` with a
-scrubbed environment.  It preloads common modules, keeps one *spare* child forked and
-half set up, and hands each task to the spare: the fork is off the critical path.  The
-child writes its records straight to a pipe the parent made for this task alone; this
-server never relays, judges or even reads them.
+scrubbed environment.  It preloads common modules and loads the seccomp filters into
+itself (every child inherits them).  It keeps one *spare* child forked and half set up,
+forked while the previous task runs, and hands each task to the spare: the fork is off the
+critical path.  The child writes its records straight to a pipe the parent made for this
+task alone; this server never relays, judges or even reads them.  A child that ends by
+itself says so on a notice pipe just before it exits; once /proc confirms that it (and
+anything it started) can run no more code, the task is over, without waiting for the
+kernel to tear down its memory.
 
 Control messages (parent <-> server) are a 4-byte big-endian length + JSON on a Unix
 socket; a task message carries the write end of the task's result pipe (SCM_RIGHTS).
