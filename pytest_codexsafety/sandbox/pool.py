@@ -137,6 +137,10 @@ class ForkServerSandbox:
         self.restarts = 0  # fork servers started after the first one
         self._leftovers = 0
         self._pending: int | None = None  # a finished task whose "done" is still unread
+        # How tasks arrive, which decides when the fork server forks the next child:
+        # "back_to_back" (beside the running task), "gaps" (after it), or None (the fork
+        # server judges from the last few gaps).  For tests and benchmarks.
+        self.pace: str | None = None
 
     @property
     def last_leftovers(self) -> int:
@@ -217,7 +221,7 @@ class ForkServerSandbox:
                 self._next_id += 1
                 read_end, write_end = os.pipe()
                 try:
-                    server.send(_task_message(task, task_id, token), write_end)
+                    server.send(_task_message(task, task_id, token, self.pace), write_end)
                 except OSError:
                     os.close(read_end)
                     self._discard()  # it died between tasks: not this task's doing
@@ -330,7 +334,7 @@ class ForkServerSandbox:
                 pass
 
 
-def _task_message(task: Task, task_id: int, token: str) -> dict[str, Any]:
+def _task_message(task: Task, task_id: int, token: str, pace: str | None = None) -> dict[str, Any]:
     lim = task.limits
     return {
         "op": "task", "id": task_id, "token": token, "code": task.code, "entry": task.entry_point,
@@ -338,7 +342,7 @@ def _task_message(task: Task, task_id: int, token: str) -> dict[str, Any]:
         "limits": {"timeout_s": lim.timeout_s, "memory_mb": lim.memory_mb,
                    "max_output_bytes": lim.max_output_bytes, "max_processes": lim.max_processes,
                    "max_file_mb": lim.max_file_mb, "max_open_files": lim.max_open_files},
-        "files": dict(task.files), "keep": task.snapshot_files,
+        "files": dict(task.files), "keep": task.snapshot_files, "pace": pace,
     }
 
 
