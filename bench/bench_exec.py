@@ -60,6 +60,7 @@ from typing import Any, Callable, Sequence
 from pytest_codexsafety.errors import CodexSafetyWarning
 from pytest_codexsafety.probes.exec import json_difference
 from pytest_codexsafety.sandbox import Call, Limits, Sandbox, Task, open_sandbox, sandbox_available
+from pytest_codexsafety.sandbox.pool import ForkServerSandbox, overlap_for
 
 TARGET_OVERHEAD_MS = 3.0
 TARGET_RATIO = 5.0
@@ -229,6 +230,9 @@ def open_boxes(mode: str, workers: int) -> list[Sandbox]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CodexSafetyWarning)  # the process mode's notice; we know
         boxes = [open_sandbox(mode) for _ in range(workers)]
+    for sb in boxes:  # as shared_sandbox() sets it for this many pytest-xdist workers
+        if isinstance(sb, ForkServerSandbox):
+            sb.overlap = overlap_for(workers)
     task = Task("def f():\n    return 1\n", "f", (Call(),))
     for sb in boxes:  # warm: the first tasks start the fork server and its spare
         for _ in range(5):

@@ -27,7 +27,8 @@ from pytest_codexsafety.sandbox import (
     shared_sandbox,
 )
 from pytest_codexsafety.sandbox.channel import ResultDecoder, loads_strict, plain_json_problem
-from pytest_codexsafety.sandbox.pool import ForkServerSandbox
+from pytest_codexsafety.sandbox import _xdist_workers
+from pytest_codexsafety.sandbox.pool import ForkServerSandbox, overlap_for
 
 FAST = Limits(timeout_s=1.0, memory_mb=256)
 ADD = "def add(a, b):\n    return a + b\n"
@@ -41,14 +42,18 @@ def require_bwrap() -> None:
         pytest.skip(f"bubblewrap unavailable: {why}")
 
 
-@pytest.fixture(scope="module", params=["bwrap", "process"])
+@pytest.fixture(scope="module", params=["bwrap", "bwrap-overlap", "process"])
 def sb(request: pytest.FixtureRequest) -> Iterator[ForkServerSandbox]:
-    if request.param == "bwrap":
+    # "-overlap": the next child forked beside each task, a task ended once its child is
+    # exiting (as with tasks back to back); the others do both after each task.
+    mode, _, overlap = request.param.partition("-")
+    if mode == "bwrap":
         require_bwrap()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CodexSafetyWarning)
-        box = open_sandbox(request.param)
+        box = open_sandbox(mode)
     assert isinstance(box, ForkServerSandbox)
+    box.overlap = bool(overlap)
     yield box
     box.close()
 
@@ -348,6 +353,15 @@ def test_shared_sandbox_is_one_per_process() -> None:
         warnings.simplefilter("ignore", CodexSafetyWarning)
         assert shared_sandbox("process") is shared_sandbox("process")
         assert shared_sandbox("process").run(Task(ADD, "add", (Call((1, 2)),))).calls[0].value == 3
+
+
+def test_overlap_is_off_when_the_sandboxes_keep_every_cpu_busy(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert overlap_for(2, cpus=2) is False
+    assert overlap_for(3, cpus=2) is False
+    assert overlap_for(1, cpus=2) is None  # the fork server judges from the gaps
+    for value, workers in (("4", 4), ("", 1), ("lots", 1), ("0", 1)):
+        monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", value)
+        assert _xdist_workers() == workers
 
 
 # ---------------------------------------------------------------- the channel, directly

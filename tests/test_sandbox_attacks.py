@@ -827,12 +827,12 @@ def test_loopback_udp(box: ForkServerSandbox) -> None:
 
 @pytest.fixture
 def back_to_back(bwrap_box: ForkServerSandbox) -> Iterator[ForkServerSandbox]:
-    """The sandbox paced for tasks back to back: the next spare is forked while a task
-    runs, and a task ends as soon as its child is exiting (the default judges the pace
+    """The sandbox set for tasks back to back: the next spare is forked while a task runs,
+    and a task ends as soon as its child is exiting (by default the fork server judges
     from the gaps between tasks, which vary too much in a test run)."""
-    bwrap_box.pace = "back_to_back"
+    bwrap_box.overlap = True
     yield bwrap_box
-    bwrap_box.pace = None
+    bwrap_box.overlap = None
 
 
 SPARE_ATTACK = """

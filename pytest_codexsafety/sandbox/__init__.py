@@ -146,8 +146,20 @@ def shared_sandbox(mode: str = "auto") -> Sandbox:
         key = _resolve(mode)
         sb = _shared.get(key)
         if sb is None:
+            from .pool import ForkServerSandbox, overlap_for
+
             sb = _shared[key] = open_sandbox(key)
+            if isinstance(sb, ForkServerSandbox):  # one per pytest-xdist worker
+                sb.overlap = overlap_for(_xdist_workers())
         return sb
+
+
+def _xdist_workers() -> int:
+    """How many pytest-xdist workers run (each with its own sandbox); 1 outside xdist."""
+    try:
+        return max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1))
+    except ValueError:
+        return 1
 
 
 @atexit.register

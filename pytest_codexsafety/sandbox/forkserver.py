@@ -503,8 +503,8 @@ class Server:
         # delay the next one (the median of 3 gaps: one slow turn in pytest changes nothing).
         gap = sorted(self.gaps)[len(self.gaps) // 2] if self.gaps else float("inf")
         back_to_back = self.fork_s is not None and gap < 1.5 * self.fork_s
-        if msg.get("pace") in ("back_to_back", "gaps"):  # the parent's choice, when it makes one
-            back_to_back = msg["pace"] == "back_to_back"
+        if msg.get("overlap") is not None:  # the parent's choice, when it makes one
+            back_to_back = bool(msg["overlap"])
         if back_to_back:
             self.make_spare()
         elif notice is not None:
