@@ -356,6 +356,7 @@ class Server:
         self.prog: Any = None
         self.own: Any = None  # the self-only filter, loaded after the parent's
         self.locked = False  # no_new_privs and the filters hold here, so in every child
+        self.children_lists = os.path.exists("/proc/%d/task/%d/children" % (os.getpid(), os.getpid()))
         self.spare: tuple[int, socket.socket, int] | None = None  # pid, its socket, its notice pipe
         self.current: dict[str, Any] | None = None
         # Tasks back to back (cached samples): fork the next spare while a task runs, and
@@ -631,7 +632,19 @@ class Server:
         return len(seen), False
 
     def victims(self) -> list[int]:
-        """Our descendants (orphans are re-parented to us: we are pid 1 or a subreaper)."""
+        """Our descendants (orphans are re-parented to us: we are pid 1 or a subreaper).
+        Walked down the kernel's children lists where it keeps them (the process mode
+        shares /proc with every process on the machine), else found in a scan of /proc."""
+        if self.children_lists:
+            out, stack = [], [os.getpid()]
+            while stack:
+                for child in children_of(stack.pop()):
+                    out.append(child)
+                    stack.append(child)
+            return out
+        return self.scan_victims()
+
+    def scan_victims(self) -> list[int]:
         children: dict[int, list[int]] = {}
         for name in os.listdir("/proc"):
             if name.isdigit():
@@ -684,6 +697,16 @@ def alive(pid: int) -> bool:
         return sorted(os.listdir(base)) != sorted(before)
     except FileNotFoundError:
         return False
+
+
+def children_of(pid: int) -> list[int]:
+    """The children of every thread of ``pid`` (none once it is gone)."""
+    base = "/proc/%d/task" % pid
+    try:
+        tids = os.listdir(base)
+    except OSError:
+        return []
+    return [int(c) for tid in tids for c in read_proc("%s/%s/children" % (base, tid)).split()]
 
 
 def read_proc(path: str) -> bytes:
