@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import threading
 import time
 import warnings
@@ -362,6 +363,30 @@ def test_overlap_is_off_when_the_sandboxes_keep_every_cpu_busy(monkeypatch: pyte
     for value, workers in (("4", 4), ("", 1), ("lots", 1), ("0", 1)):
         monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", value)
         assert _xdist_workers() == workers
+
+
+def test_the_fork_servers_process_checks() -> None:
+    # What the fork server relies on to end a task early: a process that can still run
+    # code is alive; a zombie or a vanished pid is not; children are found per thread.
+    from pytest_codexsafety.sandbox import forkserver
+
+    assert forkserver.alive(os.getpid())
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        assert sleeper.pid in forkserver.children_of(os.getpid())
+        assert forkserver.alive(sleeper.pid)
+        sleeper.kill()
+        deadline = time.monotonic() + 5
+        while forkserver.alive(sleeper.pid):  # a zombie until reaped: runs no more code
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert forkserver.read_proc(f"/proc/{sleeper.pid}/stat").split()[2] == b"Z"
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert not forkserver.alive(sleeper.pid)  # gone
+    assert forkserver.children_of(sleeper.pid) == []
+    assert forkserver.read_proc(f"/proc/{sleeper.pid}/stat") == b""
 
 
 # ---------------------------------------------------------------- the channel, directly
