@@ -517,8 +517,7 @@ class Server:
         watch_until = 0.0  # after the notice: look in /proc until then for the exit to begin
         while self.current["status"] is None and not ended:
             watched = [self.ctrl.fileno(), self.wake_r] + ([notice] if notice is not None else [])
-            wait = max(0.0, watch_until - time.monotonic()) if watch_until else None
-            r, _, _ = select.select(watched, [], [], 0.0001 if wait else None)
+            r, _, _ = select.select(watched, [], [], 0.0001 if watch_until else None)
             if self.wake_r in r:
                 os.read(self.wake_r, 4096)
                 self.reap()
@@ -549,9 +548,9 @@ class Server:
         code = os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else None
         if status is None and said:
             code = said[-1]
-        # Every process of the task is gone: say so now; the wipe and the next spare follow
-        # while the parent reads, and both are done before the next message is read.  The
-        # spare comes last: whatever we write while it exists costs copy-on-write faults.
+        # Every process of the task is gone or inside its exit: say so now; the wipe (and,
+        # with gaps between tasks, the next spare) follow while the parent reads, and are
+        # done before the next message is read.
         self.send({"op": "done", "id": msg["id"], "by_parent": by_parent, "leftovers": leftovers + killed,
                    "wedged": wedged, "exit": code,
                    "signal": os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status) else None})
