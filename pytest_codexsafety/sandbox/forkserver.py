@@ -37,6 +37,7 @@ PRELOAD = (
 ).split()
 RESULT_FD = 3  # where a child finds its result pipe (the spare's socket waits there first)
 NOTICE_FD = 4  # closed by a child that ends by itself, after its exit status byte
+TMPFS_EMPTY_DIR = 40  # st_size of an empty directory on tmpfs (two 20-byte "entries")
 HIGH_FD = 100  # the server's own long-lived descriptors sit above the child's fixed ones
 MAX_DEPTH = 100  # nesting of a returned value
 MAX_ERROR = 1000  # characters of an error message
@@ -357,6 +358,7 @@ class Server:
         self.own: Any = None  # the self-only filter, loaded after the parent's
         self.locked = False  # no_new_privs and the filters hold here, so in every child
         self.children_lists = os.path.exists("/proc/%d/task/%d/children" % (os.getpid(), os.getpid()))
+        self.tmpfs = tmpfs_mounts()
         self.spare: tuple[int, socket.socket, int] | None = None  # pid, its socket, its notice pipe
         self.current: dict[str, Any] | None = None
         # Tasks back to back (cached samples): fork the next spare while a task runs, and
@@ -658,12 +660,21 @@ class Server:
                 stack.append(c)
         return out
 
+    def empty_tmpfs(self, top: str) -> bool:
+        """Whether ``top`` is a tmpfs directory with nothing in it: on tmpfs a directory's
+        size counts its entries (40 bytes when empty), so one lstat tells."""
+        if top not in self.tmpfs:
+            return False
+        st = os.lstat(top)
+        return stat.S_ISDIR(st.st_mode) and st.st_size == TMPFS_EMPTY_DIR and st.st_nlink == 2
+
     def cleanup(self, task_id: int, keep: bool, scratch: bool) -> None:
         """Remove what a task left: its dir (unless the parent reads it first) and, in a
         private namespace, everything in the writable places (/tmp, /dev/shm, /work)."""
         if self.pidns:
             for top in self.cfg["scratch"] if scratch else []:
-                wipe_tree(top)
+                if not self.empty_tmpfs(top):
+                    wipe_tree(top)
             if not keep:
                 wipe_tree(self.cfg["work_root"])  # a mount point: it cannot be swapped
         elif not keep:
@@ -706,6 +717,25 @@ def children_of(pid: int) -> list[int]:
     except OSError:
         return []
     return [int(c) for tid in tids for c in read_proc("%s/%s/children" % (base, tid)).split()]
+
+
+def tmpfs_mounts() -> set[str]:
+    """Mount points of tmpfs file systems, from /proc/self/mountinfo."""
+    found = set()
+    for line in read_proc_all("/proc/self/mountinfo").decode("utf-8", "replace").splitlines():
+        left, _, right = line.partition(" - ")
+        fields = left.split()
+        if len(fields) > 4 and right.split()[:1] == ["tmpfs"]:
+            found.add(fields[4])
+    return found
+
+
+def read_proc_all(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
 
 
 def read_proc(path: str) -> bytes:
