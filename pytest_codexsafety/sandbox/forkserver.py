@@ -606,10 +606,9 @@ class Server:
         code: it is not waited for, provided two scans agree that nothing else is there (a
         process seen exiting could have forked just before)."""
         seen: set[int] = set()
-        spare = self.spare[0] if self.spare is not None else None
         settled: set[int] | None = None
         while self.reap():
-            victims = {pid for pid in self.victims() if pid != spare}
+            victims = set(self.victims())
             running = [pid for pid in victims if alive(pid)]
             # What we killed is waited for until reaped (it holds the process limit the
             # next task starts with); only a child that ended by itself is not.
@@ -633,17 +632,20 @@ class Server:
         return len(seen), False
 
     def victims(self) -> list[int]:
-        """Our descendants (orphans are re-parented to us: we are pid 1 or a subreaper).
+        """Our descendants but the idle spare (orphans are re-parented to us: we are pid 1
+        or a subreaper).
         Walked down the kernel's children lists where it keeps them (the process mode
         shares /proc with every process on the machine), else found in a scan of /proc."""
+        spare = self.spare[0] if self.spare is not None else None
         if self.children_lists:
             out, stack = [], [os.getpid()]
             while stack:
                 for child in children_of(stack.pop()):
-                    out.append(child)
-                    stack.append(child)
+                    if child != spare:  # the idle spare has no children
+                        out.append(child)
+                        stack.append(child)
             return out
-        return self.scan_victims()
+        return [pid for pid in self.scan_victims() if pid != spare]
 
     def scan_victims(self) -> list[int]:
         children: dict[int, list[int]] = {}
