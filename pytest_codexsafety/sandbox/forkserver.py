@@ -174,10 +174,11 @@ def _checker() -> Callable[[Any, int], str | None]:
 def spare_main(stdlib_fds: list[int], locked: bool) -> None:
     """A forked spare: half set up, it waits on RESULT_FD (a socket) for its one task.
 
-    It is forked while the previous task still runs, as the same uid in bwrap: until its
-    task arrives it ignores every signal that can be ignored (none stays pending), the
-    server sends SIGCONT before the task (against SIGSTOP), and it acknowledges the task
-    before running anything, so a spare killed while idle costs a retry, not a sample."""
+    Back to back it is forked while the previous task still runs, as the same uid in
+    bwrap.  So until its task arrives it blocks every signal it can, and drops what is
+    pending before running anything; the server sends SIGCONT before the task (against
+    SIGSTOP); and it acknowledges the task before running anything, so a spare killed
+    while idle costs a retry, not a sample."""
     os.setsid()  # its own session and process group: killed as one
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
     signal.set_wakeup_fd(-1)
