@@ -499,23 +499,49 @@ class Server:
         task = {k: msg[k] for k in ("token", "code", "entry", "calls", "limits", "files")}
         task.update(dir=tdir, uid=self.cfg["uid"], gid=self.cfg["gid"])
         body = json.dumps(task).encode("utf-8")
-        pid, notice_fd = self.dispatch(body, result_fd)
-        notice: int | None = notice_fd
+        pid, notice = self.dispatch(body, result_fd)
         os.close(result_fd)
         self.current = {"pid": pid, "status": None}
-        # When tasks come within a fork's time of each other, a fork after each task would
-        # delay the next one (the median of 3 gaps: one slow turn in pytest changes nothing).
-        gap = sorted(self.gaps)[len(self.gaps) // 2] if self.gaps else float("inf")
-        back_to_back = self.fork_s is not None and gap < 1.5 * self.fork_s
-        if msg.get("overlap") is not None:  # the parent's choice, when it makes one
-            back_to_back = bool(msg["overlap"])
-        if back_to_back:
+        overlap = self.overlap(msg.get("overlap"))
+        if overlap:
             self.make_spare()
-        elif notice is not None:
+        else:
             os.close(notice)
-            notice = None
+        by_parent, killed, said = self.await_end(msg["id"], pid, notice if overlap else None)
+        status = self.current["status"]
+        leftovers, wedged = self.kill_all(time.monotonic() + 2)
+        self.current = None
+        code = os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else None
+        if status is None and said:
+            code = said[-1]
+        # Every process of the task is gone or inside its exit: say so now; the wipe (and,
+        # with gaps between tasks, the next spare) follow while the parent reads, and are
+        # done before the next message is read.
+        self.send({"op": "done", "id": msg["id"], "by_parent": by_parent, "leftovers": leftovers + killed,
+                   "wedged": wedged, "exit": code,
+                   "signal": os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status) else None})
+        self.cleanup(msg["id"], keep=bool(msg.get("keep")), scratch=True)
+        if self.spare is None and not self.pending():
+            self.make_spare()  # in the gap before the next task
+        self.last_done = time.monotonic()
+
+    def overlap(self, choice: Any) -> bool:
+        """Fork the next spare beside this task and end it once its child is exiting?
+        Yes when tasks come within a fork's time of each other (a fork after each task
+        would delay the next one; the median of 3 gaps, so one slow turn in pytest changes
+        nothing), unless the parent chose."""
+        if choice is not None:
+            return bool(choice)
+        gap = sorted(self.gaps)[len(self.gaps) // 2] if self.gaps else float("inf")
+        return self.fork_s is not None and gap < 1.5 * self.fork_s
+
+    def await_end(self, task_id: int, pid: int, notice: int | None) -> tuple[bool, int, bytes]:
+        """Wait until the task's child has exited, or (watching ``notice``) is exiting, or
+        the parent had it killed.  Returns (killed by the parent, processes killed then,
+        the exit status byte the child sent on the notice pipe)."""
+        assert self.current is not None
         by_parent, killed = False, 0
-        said: bytes = b""  # the exit status byte the child sent before closing NOTICE_FD
+        said = b""
         ended = False  # it called exit and can run no more code: no need to wait for its teardown
         watch_until = 0.0  # after the notice: look in /proc until then for the exit to begin
         while self.current["status"] is None and not ended:
@@ -540,27 +566,12 @@ class Server:
                 got = self.recv()
                 if got is None:  # the parent is gone: leave nothing behind
                     self.shut_down()
-                if got.get("op") == "kill" and got.get("id") == msg["id"]:
+                if got.get("op") == "kill" and got.get("id") == task_id:
                     by_parent = True
                     killed += self.kill_all(time.monotonic() + 2)[0]
         if notice is not None:
             os.close(notice)
-        status = self.current["status"]
-        leftovers, wedged = self.kill_all(time.monotonic() + 2)
-        self.current = None
-        code = os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else None
-        if status is None and said:
-            code = said[-1]
-        # Every process of the task is gone or inside its exit: say so now; the wipe (and,
-        # with gaps between tasks, the next spare) follow while the parent reads, and are
-        # done before the next message is read.
-        self.send({"op": "done", "id": msg["id"], "by_parent": by_parent, "leftovers": leftovers + killed,
-                   "wedged": wedged, "exit": code,
-                   "signal": os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status) else None})
-        self.cleanup(msg["id"], keep=bool(msg.get("keep")), scratch=True)
-        if self.spare is None and not self.pending():
-            self.make_spare()  # in the gap before the next task
-        self.last_done = time.monotonic()
+        return by_parent, killed, said
 
     def dispatch(self, body: bytes, result_fd: int) -> tuple[int, int]:
         for _ in range(3):
