@@ -377,10 +377,10 @@ def test_the_fork_servers_process_checks() -> None:
         assert forkserver.alive(sleeper.pid)
         sleeper.kill()
         deadline = time.monotonic() + 5
-        while forkserver.alive(sleeper.pid):  # a zombie until reaped: runs no more code
-            assert time.monotonic() < deadline
+        while forkserver.read_proc(f"/proc/{sleeper.pid}/stat").split()[2] != b"Z":
+            assert time.monotonic() < deadline  # SIGKILLed: exiting, then a zombie
             time.sleep(0.01)
-        assert forkserver.read_proc(f"/proc/{sleeper.pid}/stat").split()[2] == b"Z"
+        assert not forkserver.alive(sleeper.pid)  # a zombie until reaped: runs no more code
     finally:
         sleeper.kill()
         sleeper.wait()
