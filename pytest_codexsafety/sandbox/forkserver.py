@@ -229,7 +229,8 @@ def _warm_up() -> None:
     exec(compile(task["code"], "warm.py", "exec"), scope)
     value = scope["f"](*task["calls"][0][0])
     _checker()(value, 100)
-    json.dumps({"k": "call", "i": 0, "s": "returned", "t": task["token"]}, allow_nan=False, separators=(",", ":"))
+    record = {"k": "call", "i": 0, "s": "returned", "t": task["token"]}
+    json.dumps(record, allow_nan=False, separators=(",", ":"))
     struct.pack(">I", len(text))
 
 
@@ -351,7 +352,8 @@ class Server:
         self.ctrl = socket.socket(fileno=high_fd(config["ctrl_fd"]))
         self.inbuf = b""
         self.fds: list[int] = []  # descriptors received, oldest first
-        self.pidns = bool(config["pidns"]) and os.getpid() == 1  # kill(-1) is safe only there
+        # Only there are the whole of /tmp, /dev/shm and /work the task's, to wipe.
+        self.pidns = bool(config["pidns"]) and os.getpid() == 1
         self.wake_r, self.wake_w = (high_fd(fd) for fd in os.pipe())
         os.set_blocking(self.wake_w, False)
         self.stdlib_fds: list[int] = []
@@ -466,11 +468,15 @@ class Server:
                 return None
             self.inbuf += data
 
+    def idle_wake(self) -> bool:
+        """Wait for a control message or a child's exit; True for the exit."""
+        return self.wake_r in select.select([self.ctrl.fileno(), self.wake_r], [], [])[0]
+
     def serve(self) -> None:
         while True:
             # Between tasks, reap what the last one left exiting (zombies count against
             # the process limit); recv() below returns a buffered message without waiting.
-            while not self.pending() and self.wake_r in select.select([self.ctrl.fileno(), self.wake_r], [], [])[0]:
+            while not self.pending() and self.idle_wake():
                 os.read(self.wake_r, 4096)
                 self.reap()
             msg = self.recv()
@@ -735,21 +741,18 @@ def children_of(pid: int) -> list[int]:
 
 def tmpfs_mounts() -> set[str]:
     """Mount points of tmpfs file systems, from /proc/self/mountinfo."""
-    found = set()
-    for line in read_proc_all("/proc/self/mountinfo").decode("utf-8", "replace").splitlines():
+    found: set[str] = set()
+    try:
+        with open("/proc/self/mountinfo", "rb") as f:  # longer than read_proc reads
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return found
+    for line in text.splitlines():
         left, _, right = line.partition(" - ")
         fields = left.split()
         if len(fields) > 4 and right.split()[:1] == ["tmpfs"]:
             found.add(fields[4])
     return found
-
-
-def read_proc_all(path: str) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError:
-        return b""
 
 
 def read_proc(path: str) -> bytes:
