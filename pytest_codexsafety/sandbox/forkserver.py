@@ -16,7 +16,7 @@ socket; a task message carries the write end of the task's result pipe (SCM_RIGH
 
 from __future__ import annotations
 
-import _signal  # signal's C core: its Python wrappers map every number to an enum, slowly
+import _signal  # type: ignore[import-not-found]  # signal's C core (no stub): see spare_main
 import ctypes
 import fcntl
 import gc
