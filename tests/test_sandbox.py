@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 import warnings
@@ -387,6 +388,34 @@ def test_the_fork_servers_process_checks() -> None:
     assert not forkserver.alive(sleeper.pid)  # gone
     assert forkserver.children_of(sleeper.pid) == []
     assert forkserver.read_proc(f"/proc/{sleeper.pid}/stat") == b""
+
+
+
+@pytest.mark.skipif(os.uname().machine not in ("x86_64", "aarch64"), reason="raw exit syscall number")
+def test_a_process_whose_main_thread_ended_is_alive_while_another_thread_runs() -> None:
+    # The fork server settles a single-threaded exiting process from one /proc read; with
+    # more threads it must look at each.  Here the main thread exits alone (SYS_exit, not
+    # exit_group): a zombie leader, and a thread that still runs.
+    from pytest_codexsafety.sandbox import forkserver
+
+    sys_exit = {"x86_64": 60, "aarch64": 93}[os.uname().machine]
+    code = ("import ctypes, threading, time\n"
+            "threading.Thread(target=time.sleep, args=(30,)).start()\n"
+            f"ctypes.CDLL(None).syscall({sys_exit}, 0)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 10
+        while (forkserver.task_stat(proc.pid, proc.pid) or [b"?"])[0] != b"Z":
+            assert time.monotonic() < deadline, "the main thread did not exit"
+            time.sleep(0.01)
+        leader = forkserver.task_stat(proc.pid, proc.pid)
+        assert leader is not None and not forkserver.runs(leader) and int(leader[17]) == 2
+        assert forkserver.alive(proc.pid)
+        assert forkserver.alive(proc.pid, leader)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not forkserver.alive(proc.pid)
 
 
 # ---------------------------------------------------------------- the channel, directly

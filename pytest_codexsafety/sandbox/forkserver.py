@@ -363,7 +363,9 @@ class Server:
         self.prog: Any = None
         self.own: Any = None  # the self-only filter, loaded after the parent's
         self.locked = False  # no_new_privs and the filters hold here, so in every child
-        self.children_lists = os.path.exists("/proc/%d/task/%d/children" % (os.getpid(), os.getpid()))
+        self.pid = os.getpid()
+        self.children_lists = os.path.exists("/proc/%d/task/%d/children" % (self.pid, self.pid))
+        self.own_stat = task_stat(self.pid, self.pid)  # its thread count (one) is all that is used
         self.tmpfs = tmpfs_mounts()
         self.spare: tuple[int, socket.socket, int] | None = None  # pid, its socket, its notice pipe
         self.current: dict[str, Any] | None = None
@@ -629,14 +631,14 @@ class Server:
         seen: set[int] = set()
         settled: set[int] | None = None
         while self.reap():
-            victims = set(self.victims())
-            running = [pid for pid in victims if alive(pid)]
+            victims = self.victims()
+            running = [pid for pid, runs_code in victims.items() if runs_code]
             # What we killed is waited for until reaped (it holds the process limit the
             # next task starts with); only a child that ended by itself is not.
-            if not running and not victims & seen:
-                if victims == settled:
+            if not running and not victims.keys() & seen:
+                if victims.keys() == settled:
                     break
-                settled = victims
+                settled = set(victims)
                 continue
             settled = None
             seen.update(running)
@@ -652,21 +654,25 @@ class Server:
             seen.discard(self.current["pid"])
         return len(seen), False
 
-    def victims(self) -> list[int]:
+    def victims(self) -> dict[int, bool]:
         """Our descendants but the idle spare (orphans are re-parented to us: we are pid 1
-        or a subreaper).
+        or a subreaper), each with whether it can still run code.
         Walked down the kernel's children lists where it keeps them (the process mode
         shares /proc with every process on the machine), else found in a scan of /proc."""
         spare = self.spare[0] if self.spare is not None else None
-        if self.children_lists:
-            out, stack = [], [os.getpid()]
-            while stack:
-                for child in children_of(stack.pop()):
-                    if child != spare:  # the idle spare has no children
-                        out.append(child)
-                        stack.append(child)
-            return out
-        return [pid for pid in self.scan_victims() if pid != spare]
+        if not self.children_lists:
+            return {pid: alive(pid) for pid in self.scan_victims() if pid != spare}
+        out: dict[int, bool] = {}
+        stack = children_of(self.pid, self.own_stat)  # one read: this server has one thread
+        while stack:
+            pid = stack.pop()
+            if pid == spare:
+                continue  # the idle spare has no children
+            fields = task_stat(pid, pid)
+            out[pid] = alive(pid, fields) if fields is not None else False
+            if fields is not None:
+                stack.extend(children_of(pid, fields))
+        return out
 
     def scan_victims(self) -> list[int]:
         children: dict[int, list[int]] = {}
@@ -713,33 +719,55 @@ class Server:
                 os.unlink(path)
 
 
-def alive(pid: int) -> bool:
+def task_stat(pid: int, tid: int) -> list[bytes] | None:
+    """The fields of /proc/PID/task/TID/stat after the command name (state first), or
+    None once that thread is gone."""
+    data = read_proc("/proc/%d/task/%d/stat" % (pid, tid))
+    return data[data.rindex(b")") + 2:].split() if data else None
+
+
+def runs(fields: list[bytes]) -> bool:
+    """Can this thread still run user code: neither a zombie nor exiting (PF_EXITING)?"""
+    return fields[0] not in (b"Z", b"X", b"x") and not int(fields[6]) & 0x4
+
+
+def alive(pid: int, fields: list[bytes] | None = None) -> bool:
     """Can any thread of this process still run user code?  False once every thread is a
-    zombie or exiting (PF_EXITING), or the process is gone.  Threads are listed twice:
-    one seen exiting could have started another just before."""
+    zombie or exiting, or the process is gone.  ``fields``: its main thread's stat, if
+    just read.  Each /proc read costs tens of microseconds on a task's end, so a process
+    whose only thread is exiting is settled by that one read (the thread count includes
+    any thread not yet reaped, and an exiting thread starts no other)."""
+    fields = task_stat(pid, pid) if fields is None else fields
+    if fields is None:
+        return False
+    if runs(fields):
+        return True
+    if int(fields[17]) == 1:  # num_threads
+        return False
+    # Several threads: list them twice, as one seen exiting could have started another.
     base = "/proc/%d/task" % pid
     try:
         before = os.listdir(base)
         for tid in before:
-            data = read_proc("%s/%s/stat" % (base, tid))
-            if not data:
-                continue  # that thread is gone
-            fields = data[data.rindex(b")") + 2:].split()
-            if fields[0] not in (b"Z", b"X", b"x") and not int(fields[6]) & 0x4:  # PF_EXITING
+            other = task_stat(pid, int(tid))
+            if other is not None and runs(other):
                 return True
         return sorted(os.listdir(base)) != sorted(before)
     except FileNotFoundError:
         return False
 
 
-def children_of(pid: int) -> list[int]:
-    """The children of every thread of ``pid`` (none once it is gone)."""
-    base = "/proc/%d/task" % pid
-    try:
-        tids = os.listdir(base)
-    except OSError:
-        return []
-    return [int(c) for tid in tids for c in read_proc("%s/%s/children" % (base, tid)).split()]
+def children_of(pid: int, fields: list[bytes] | None = None) -> list[int]:
+    """The children of every thread of ``pid`` (none once it is gone); ``fields``: its
+    main thread's stat, if just read (one read then serves a single-threaded process)."""
+    if fields is not None and int(fields[17]) == 1:
+        tids = [str(pid)]
+    else:
+        try:
+            tids = os.listdir("/proc/%d/task" % pid)
+        except OSError:
+            return []
+    return [int(c) for tid in tids for c in read_proc("/proc/%d/task/%s/children" % (pid, tid)).split()]
 
 
 def tmpfs_mounts() -> set[str]:
