@@ -510,13 +510,11 @@ class Server:
         task = {k: msg[k] for k in ("token", "code", "entry", "calls", "limits", "files")}
         task.update(dir=tdir, uid=self.cfg["uid"], gid=self.cfg["gid"])
         body = json.dumps(task).encode("utf-8")
-        pid, notice = self.dispatch(body, result_fd)
+        overlap = self.overlap(msg.get("overlap"))
+        pid, notice = self.dispatch(body, result_fd, overlap)
         os.close(result_fd)
         self.current = {"pid": pid, "status": None}
-        overlap = self.overlap(msg.get("overlap"))
-        if overlap:
-            self.make_spare()
-        else:
+        if not overlap:
             os.close(notice)
         by_parent, killed, said = self.await_end(msg["id"], pid, notice if overlap else None)
         status = self.current["status"]
@@ -584,7 +582,9 @@ class Server:
             os.close(notice)
         return by_parent, killed, said
 
-    def dispatch(self, body: bytes, result_fd: int) -> tuple[int, int]:
+    def dispatch(self, body: bytes, result_fd: int, overlap: bool) -> tuple[int, int]:
+        """Hand the task to the spare; its pid and notice pipe once it has taken it.
+        With ``overlap`` the next spare is forked while this one wakes up and acknowledges."""
         for _ in range(3):
             if self.spare is None:
                 self.make_spare()
@@ -595,18 +595,24 @@ class Server:
                 os.kill(pid, signal.SIGCONT)  # the last task may have stopped it
                 socket.send_fds(sock, [struct.pack(">I", len(body))], [result_fd])
                 sock.sendall(body)
+                sent = True
+            except OSError:
+                sent = False
+            if sent and overlap:
+                self.make_spare()
+            try:
                 sock.settimeout(2.0)
-                if sock.recv(1) != b"!":
-                    raise OSError("the spare died before taking the task")
-                return pid, notice
-            except OSError:  # the spare died idle (or was killed): use a fresh one
-                os.close(notice)
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                if sent and sock.recv(1) == b"!":
+                    return pid, notice
+            except OSError:
+                pass
             finally:
                 sock.close()
+            os.close(notice)  # the spare died idle (or was killed): use a fresh one
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         raise OSError("no spare child could take the task")
 
     def reap(self) -> bool:
