@@ -12,6 +12,7 @@ the candidate is uid 65534); what it does not contain is asserted in
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
@@ -41,6 +42,20 @@ LIMITS = Limits(timeout_s=1.0, memory_mb=192, max_output_bytes=200_000, max_proc
 MARGIN_S = 2.5  # kill + report + a loaded CI machine
 LEAK = "cs-leak"  # comm name the escaping processes give themselves, to look for on the host
 LAST: dict[str, int] = {}  # what the fork server reported about the last attack task
+
+
+@pytest.fixture(autouse=True)
+def one_attack_at_a_time(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Under pytest-xdist, attacks take turns across workers.  As root, every sandbox's
+    candidates are uid 65534, whose process limit is one for all of them (a fork bomb in
+    one worker made another worker's candidate fail to fork), and the leftover check looks
+    for escaped processes on the whole host."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        yield
+        return
+    with open(tmp_path_factory.getbasetemp().parent / "attacks.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @pytest.fixture(scope="module")
