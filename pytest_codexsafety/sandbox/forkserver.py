@@ -599,6 +599,8 @@ class Server:
             except OSError:
                 sent = False
             if sent and overlap:
+                # result_fd stays open until the ack (a retry resends it), so this spare
+                # inherits it until its closerange: the parent's EOF can wait for that.
                 self.make_spare()
             try:
                 sock.settimeout(2.0)
@@ -675,7 +677,7 @@ class Server:
             if pid == spare:
                 continue  # the idle spare has no children
             fields = task_stat(pid, pid)
-            out[pid] = alive(pid, fields) if fields is not None else False
+            out[pid] = fields is not None and alive(pid, fields)
             if fields is not None:
                 stack.extend(children_of(pid, fields))
         return out
